@@ -1,0 +1,23 @@
+#!/bin/sh
+# The guest machine the other tests rely on: the emulated devices, the DMA
+# checkers, and the module loader.
+
+. /guest/lib/ktap.sh
+
+bar0_size() {
+	read -r start end flags < "$1/resource" || return 1
+	echo $((end - start + 1))
+}
+
+ktap_plan 6
+edu=$(pci_find 0x1234 0x11e8)
+ktap_check edu_device_present test -n "$edu"
+ktap_check edu_bar0_is_1MiB test "$(bar0_size "$edu")" = 1048576
+nvme=$(for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/class")" = 0x010802 ] && echo "$d"
+done)
+ktap_check nvme_controller_present test -n "$nvme"
+ktap_check dma_api_debug_enabled test -r /sys/kernel/debug/dma-api/error_count
+ktap_check kasan_enabled sh -c "dmesg | grep -q KernelAddressSanitizer"
+ktap_check kmemleak_enabled test -w /sys/kernel/debug/kmemleak
+ktap_done

@@ -1,0 +1,147 @@
+//! `run` and `demo`: boot the kernel with the project's drivers and run a
+//! guest script.
+
+use crate::initramfs::{self, Contents};
+use crate::kernel::{self, Built};
+use crate::ktap::{self, Outcome};
+use crate::modules::{self, Module};
+use crate::qemu::{self, Boot, BootOpts};
+use crate::util::{say, Result};
+use crate::{bail, setup, Project, RunArgs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A kernel and every driver, built and ready to boot.
+pub struct Ready {
+    pub kernel: Built,
+    pub modules: Vec<Module>,
+}
+
+/// Sets up, builds the test kernel and every driver.
+pub fn prepare(p: &Project) -> Result<Ready> {
+    setup::setup(p)?;
+    let kernel = kernel::build(p, &kernel::TEST)?;
+    let modules = modules::build_all(p, &kernel, kernel::TEST.name)?;
+    Ok(Ready { kernel, modules })
+}
+
+/// Boots `r` with `script`, loading `load` first.
+pub fn boot_script(
+    p: &Project,
+    r: &Ready,
+    name: &str,
+    script: PathBuf,
+    load: &[String],
+    opts: BootOpts,
+) -> Result<Boot> {
+    let contents = Contents {
+        modules: r.modules.iter().map(|m| m.ko.clone()).collect(),
+        load: load.to_vec(),
+        script,
+        extra: Vec::new(),
+    };
+    let initrd = initramfs::pack(p, &r.kernel, &contents, name)?;
+    qemu::boot(p, &r.kernel, &initrd, &opts)
+}
+
+/// Turns a boot that did not reach the end of its script into an error.
+pub fn finished(boot: &Boot, timeout: Duration, log: &std::path::Path) -> Result<i32> {
+    if boot.timed_out {
+        bail!(
+            "QEMU timed out after {}s; console log: {}",
+            timeout.as_secs(),
+            log.display()
+        );
+    }
+    match boot.exit {
+        Some(125) => bail!(
+            "the guest could not load a driver; console log: {}",
+            log.display()
+        ),
+        Some(code) => Ok(code),
+        None => bail!(
+            "the guest stopped before its script finished (kernel panic?); console log: {}",
+            log.display()
+        ),
+    }
+}
+
+/// `cargo xtask run`.
+pub fn run(p: &Project, args: &RunArgs) -> Result<i32> {
+    // Check what the user gave before spending minutes on builds.
+    let script = match &args.script {
+        Some(s) if !s.is_file() => bail!("script file {} does not exist", s.display()),
+        Some(s) => s.canonicalize()?,
+        None => p.root.join("guest/show-machine.sh"),
+    };
+    let known = modules::driver_names(p)?;
+    for d in &args.drivers {
+        if !known.contains(d) {
+            bail!(
+                "unknown driver `{d}` (drivers: {})",
+                if known.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        }
+    }
+    let ready = prepare(p)?;
+    let timeout = args.timeout.unwrap_or(Duration::from_secs(300));
+    let log = p.build.join("logs/run.log");
+    let opts = BootOpts {
+        append: args.append.clone(),
+        timeout,
+        echo: true,
+        log: log.clone(),
+    };
+    let boot = boot_script(p, &ready, "run", script, &args.drivers, opts)?;
+    let code = finished(&boot, timeout, &log)?;
+    say("run", &format!("guest script exited with status {code}"));
+    Ok(code)
+}
+
+/// `cargo xtask demo`.
+pub fn demo(p: &Project) -> Result<i32> {
+    let ready = prepare(p)?;
+    let timeout = Duration::from_secs(300);
+    let log = p.build.join("logs/demo.log");
+    let opts = BootOpts {
+        append: Vec::new(),
+        timeout,
+        echo: false,
+        log: log.clone(),
+    };
+    let load: Vec<String> = Vec::new();
+    let boot = boot_script(p, &ready, "demo", p.root.join("guest/demo.sh"), &load, opts)?;
+    let code = finished(&boot, timeout, &log)?;
+    let report = ktap::parse(&boot.log);
+    println!();
+    println!(
+        "Linux 6.12 with Rust booted under QEMU. Rust KUnit doctests run at boot: {} passed, {} failed.",
+        report.count(Outcome::Pass),
+        report.count(Outcome::Fail)
+    );
+    let mut show = false;
+    for line in boot.log.lines() {
+        if line.contains("dmabridge-demo: begin") {
+            show = true;
+        } else if line.contains("dmabridge-demo: end") {
+            show = false;
+        } else if show {
+            println!("{line}");
+        }
+    }
+    if !report.findings.is_empty() {
+        bail!(
+            "the kernel reported problems: {}",
+            report.findings.join(" | ")
+        );
+    }
+    if code != 0 || report.count(Outcome::Fail) != 0 {
+        bail!("the demo failed; console log: {}", log.display());
+    }
+    println!("\nDemo finished. Full console log: {}", log.display());
+    Ok(0)
+}

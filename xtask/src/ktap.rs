@@ -1,0 +1,343 @@
+//! Reads a guest console log: KTAP results (KUnit and the guest test scripts)
+//! and reports of the kernel's run-time checkers.
+
+/// The outcome of one test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Skip,
+}
+
+/// One leaf test result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestResult {
+    /// `suite.test`, or the bare test name at top level.
+    pub name: String,
+    pub outcome: Outcome,
+}
+
+/// Everything a console log says.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub results: Vec<TestResult>,
+    /// Plans that were not met: a suite that said `1..N` and reported fewer or
+    /// more results (a crash or hang in the middle of a suite).
+    pub plan_errors: Vec<String>,
+    /// Lines where a run-time checker reported a problem.
+    pub findings: Vec<String>,
+}
+
+impl Report {
+    pub fn count(&self, o: Outcome) -> usize {
+        self.results.iter().filter(|r| r.outcome == o).count()
+    }
+}
+
+/// Removes a printk timestamp (`[    1.234567] `) and a trailing `\r`.
+fn clean(line: &str) -> &str {
+    let line = line.trim_end_matches('\r');
+    if let Some(rest) = line.strip_prefix('[') {
+        if let Some((stamp, after)) = rest.split_once("] ") {
+            if stamp.trim().chars().all(|c| c.is_ascii_digit() || c == '.') {
+                return after;
+            }
+        }
+    }
+    line
+}
+
+struct Parsed<'a> {
+    ok: bool,
+    name: &'a str,
+    directive: &'a str,
+}
+
+/// Parses `ok 3 name # SKIP reason` / `not ok 3 name`.
+fn parse_result(s: &str) -> Option<Parsed<'_>> {
+    let (ok, rest) = if let Some(r) = s.strip_prefix("ok ") {
+        (true, r)
+    } else if let Some(r) = s.strip_prefix("not ok ") {
+        (false, r)
+    } else {
+        return None;
+    };
+    let (num, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (name, directive) = match rest.split_once('#') {
+        Some((n, d)) => (n.trim(), d.trim()),
+        None => (rest.trim(), ""),
+    };
+    Some(Parsed {
+        ok,
+        name: name.strip_prefix("- ").unwrap_or(name),
+        directive,
+    })
+}
+
+/// One nesting level of KTAP output.
+struct Level {
+    indent: usize,
+    suite: String,
+    plan: Option<usize>,
+    seen: usize,
+}
+
+/// The substrings that mark a run-time checker's report, with exceptions
+/// that are informational lines of the same checker.
+const FINDINGS: &[&str] = &[
+    "DMA-API:",
+    "BUG:",
+    "WARNING:",
+    "Oops",
+    "KASAN:",
+    "unreferenced object 0x",
+    "suspected memory leak",
+    "Kernel panic",
+    "kernel BUG at",
+    "general protection fault",
+    "UBSAN:",
+    "Call Trace:",
+];
+
+/// DMA-API lines that dma-debug prints at boot when all is well.
+const BENIGN: &[&str] = &[
+    "DMA-API: preallocated ",
+    "DMA-API: debugging enabled by kernel config",
+];
+
+/// Is this console line a checker's report?
+pub fn is_finding(line: &str) -> bool {
+    FINDINGS.iter().any(|f| line.contains(f)) && !BENIGN.iter().any(|b| line.contains(b))
+}
+
+fn close_levels(levels: &mut Vec<Level>, indent: usize, errors: &mut Vec<String>) {
+    while levels.last().is_some_and(|l| l.indent >= indent) {
+        let l = levels.pop().unwrap();
+        if let Some(plan) = l.plan {
+            if plan != l.seen {
+                let name = if l.suite.is_empty() {
+                    "top level"
+                } else {
+                    &l.suite
+                };
+                errors.push(format!("{name}: planned {plan} tests, saw {}", l.seen));
+            }
+        }
+    }
+}
+
+/// Parses a whole console log.
+pub fn parse(log: &str) -> Report {
+    let mut report = Report::default();
+    let mut levels: Vec<Level> = Vec::new();
+    // The indentation of the previous result line: a result whose previous
+    // result was deeper closes a suite and is not itself a leaf.
+    let mut prev_result_indent: Option<usize> = None;
+    let mut pending_suite = String::new();
+    for raw in log.lines() {
+        let line = clean(raw);
+        if is_finding(line) {
+            report.findings.push(line.trim().to_string());
+        }
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        if body.starts_with("KTAP version") || body.starts_with("TAP version") {
+            close_levels(&mut levels, indent, &mut report.plan_errors);
+            levels.push(Level {
+                indent,
+                suite: std::mem::take(&mut pending_suite),
+                plan: None,
+                seen: 0,
+            });
+            continue;
+        }
+        if let Some(name) = body.strip_prefix("# Subtest: ") {
+            match levels.last_mut() {
+                Some(l) if l.indent == indent && l.suite.is_empty() => {
+                    l.suite = name.trim().to_string();
+                }
+                _ => pending_suite = name.trim().to_string(),
+            }
+            continue;
+        }
+        if let Some(n) = body.strip_prefix("1..") {
+            if let Ok(n) = n.trim().parse::<usize>() {
+                if levels.last().is_none_or(|l| l.indent != indent) {
+                    close_levels(&mut levels, indent + 1, &mut report.plan_errors);
+                    levels.push(Level {
+                        indent,
+                        suite: std::mem::take(&mut pending_suite),
+                        plan: None,
+                        seen: 0,
+                    });
+                }
+                if let Some(l) = levels.last_mut() {
+                    l.plan = Some(n);
+                }
+            }
+            continue;
+        }
+        let Some(r) = parse_result(body) else {
+            continue;
+        };
+        // Results of deeper levels are complete once a shallower result comes.
+        close_levels(&mut levels, indent + 1, &mut report.plan_errors);
+        let is_suite = prev_result_indent.is_some_and(|p| p > indent);
+        prev_result_indent = Some(indent);
+        let level = levels.iter_mut().rev().find(|l| l.indent == indent);
+        let suite = match level {
+            Some(l) => {
+                l.seen += 1;
+                l.suite.clone()
+            }
+            None => String::new(),
+        };
+        let skip = r.directive.to_ascii_uppercase().starts_with("SKIP");
+        if is_suite {
+            // A suite's own line sums up its tests, which were counted.
+            continue;
+        }
+        let name = if suite.is_empty() || suite == r.name {
+            r.name.to_string()
+        } else {
+            format!("{suite}.{}", r.name)
+        };
+        let outcome = match (r.ok, skip) {
+            (_, true) => Outcome::Skip,
+            (true, false) => Outcome::Pass,
+            (false, false) => Outcome::Fail,
+        };
+        report.results.push(TestResult { name, outcome });
+    }
+    close_levels(&mut levels, 0, &mut report.plan_errors);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUNIT: &str = "\
+KTAP version 1
+1..2
+    KTAP version 1
+    # Subtest: rust_doctests_kernel
+    1..3
+    # rust_doctest_kernel_a.0: ASSERTION FAILED at x.rs:3
+    ok 1 rust_doctest_kernel_a_0
+    not ok 2 rust_doctest_kernel_b_1
+    ok 3 rust_doctest_kernel_c_2 # SKIP no device
+# rust_doctests_kernel: pass:1 fail:1 skip:1 total:3
+not ok 1 rust_doctests_kernel
+    KTAP version 1
+    # Subtest: other
+    1..1
+    ok 1 t
+ok 2 other
+";
+
+    #[test]
+    fn nested_leaves_only() {
+        let r = parse(KUNIT);
+        assert_eq!(r.results.len(), 4);
+        assert_eq!(r.count(Outcome::Pass), 2);
+        assert_eq!(r.count(Outcome::Fail), 1);
+        assert_eq!(r.count(Outcome::Skip), 1);
+        assert_eq!(
+            r.results[1].name,
+            "rust_doctests_kernel.rust_doctest_kernel_b_1"
+        );
+        assert_eq!(r.results[3].name, "other.t");
+        assert!(r.plan_errors.is_empty(), "{:?}", r.plan_errors);
+        assert!(r.findings.is_empty());
+    }
+
+    #[test]
+    fn truncated_suite_is_a_plan_error() {
+        let log =
+            "KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: s\n    1..3\n    ok 1 a\n";
+        let r = parse(log);
+        assert_eq!(r.count(Outcome::Pass), 1);
+        assert_eq!(
+            r.plan_errors,
+            vec![
+                "s: planned 3 tests, saw 1".to_string(),
+                "top level: planned 1 tests, saw 0".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn two_documents_in_one_log() {
+        let log = format!("{KUNIT}KTAP version 1\n1..2\nok 1 guest_a\nnot ok 2 guest_b\n");
+        let r = parse(&log);
+        assert_eq!(r.results.len(), 6);
+        assert_eq!(r.results[4].name, "guest_a");
+        assert_eq!(r.results[5].outcome, Outcome::Fail);
+        assert!(r.plan_errors.is_empty(), "{:?}", r.plan_errors);
+    }
+
+    #[test]
+    fn timestamps_and_carriage_returns() {
+        let log = "[    1.000000] KTAP version 1\r\n[    1.100000] 1..1\r\n[    1.2] ok 1 x\r\n";
+        let r = parse(log);
+        assert_eq!(
+            r.results,
+            vec![TestResult {
+                name: "x".into(),
+                outcome: Outcome::Pass
+            }]
+        );
+        assert!(r.plan_errors.is_empty());
+    }
+
+    #[test]
+    fn findings_ignore_boot_info() {
+        assert!(!is_finding("DMA-API: preallocated 65536 debug entries"));
+        assert!(!is_finding("DMA-API: debugging enabled by kernel config"));
+        assert!(!is_finding(
+            "kmemleak: Kernel memory leak detector initialized"
+        ));
+        assert!(!is_finding(
+            "kasan: KernelAddressSanitizer initialized (generic)"
+        ));
+        assert!(is_finding(
+            "edu 0000:00:03.0: DMA-API: device driver frees DMA memory with different size"
+        ));
+        assert!(is_finding(
+            "WARNING: CPU: 0 PID: 1 at kernel/dma/debug.c:1000"
+        ));
+        assert!(is_finding("BUG: KASAN: slab-out-of-bounds in foo+0x1/0x2"));
+        assert!(is_finding(
+            "unreferenced object 0xffff888003b1c000 (size 64):"
+        ));
+        assert!(is_finding(
+            "kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)"
+        ));
+        assert!(is_finding(
+            "Oops: general protection fault, probably for non-canonical address"
+        ));
+    }
+
+    #[test]
+    fn findings_are_collected() {
+        let r = parse("KTAP version 1\n1..1\nWARNING: CPU: 1 PID: 9 at x\nok 1 a\n");
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.count(Outcome::Pass), 1);
+    }
+
+    #[test]
+    fn non_results_are_ignored() {
+        let r = parse("okay then\nok x not a number\nnot ok\n# ok 1 comment\n");
+        assert!(r.results.is_empty());
+    }
+
+    #[test]
+    fn dash_before_name() {
+        let r = parse("KTAP version 1\n1..1\nok 1 - named\n");
+        assert_eq!(r.results[0].name, "named");
+    }
+}

@@ -1,0 +1,214 @@
+//! Boots a built kernel and an initramfs under QEMU with the project's devices,
+//! streaming the serial console, with a hard timeout.
+
+use crate::kernel::Built;
+use crate::setup::Tools;
+use crate::util::{io_ctx, read_stamp, say, Error, Result};
+use crate::{bail, Project};
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The line `guest/init` prints with the script's exit status.
+pub const EXIT_MARKER: &str = "dmabridge: script exit status ";
+
+/// How to boot.
+pub struct BootOpts {
+    pub append: Vec<String>,
+    pub timeout: Duration,
+    /// Copy the console to the terminal as it arrives.
+    pub echo: bool,
+    /// Where to keep the console log.
+    pub log: PathBuf,
+}
+
+/// What a boot left.
+pub struct Boot {
+    pub log: String,
+    /// The script's exit status, if the guest got that far.
+    pub exit: Option<i32>,
+    pub timed_out: bool,
+}
+
+/// Reads the script exit status from the console log.
+pub fn exit_status(log: &str) -> Option<i32> {
+    log.lines()
+        .filter_map(|l| l.trim_end_matches('\r').split(EXIT_MARKER).nth(1))
+        .filter_map(|s| s.trim().parse().ok())
+        .last()
+}
+
+fn qemu_command(tools: &Tools, accel: &str, bz: &Path, initrd: &Path, append: &str) -> Command {
+    let mut cmd = Command::new(&tools.qemu);
+    cmd.args(["-M", "q35", "-accel", accel, "-smp", "2", "-m", "1G"]);
+    if accel == "tcg" {
+        cmd.args(["-cpu", "max"]);
+    } else {
+        cmd.args(["-cpu", "host"]);
+    }
+    cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
+        .args(["-no-reboot", "-nic", "none"])
+        .arg("-kernel")
+        .arg(bz)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        .arg(append)
+        .args(["-device", "edu"])
+        .args([
+            "-blockdev",
+            "driver=null-co,node-name=nullnvme,size=1073741824,read-zeroes=on",
+            "-device",
+            "nvme,drive=nullnvme,serial=dmabridge0",
+        ]);
+    cmd
+}
+
+fn boot_with(
+    tools: &Tools,
+    accel: &str,
+    b: &Built,
+    initrd: &Path,
+    opts: &BootOpts,
+) -> Result<Boot> {
+    let mut append = vec!["console=ttyS0".to_string(), "panic=-1".to_string()];
+    append.extend(opts.append.iter().cloned());
+    let mut child = qemu_command(tools, accel, &b.bzimage, initrd, &append.join(" "))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error(format!("cannot start {}: {e}", tools.qemu.display())))?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    let t1 = thread::spawn(move || {
+        for l in BufReader::new(out).split(b'\n').map_while(|l| l.ok()) {
+            if tx.send(String::from_utf8_lossy(&l).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let t2 = thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(|l| l.ok()) {
+            if tx2.send(format!("qemu: {l}")).is_err() {
+                break;
+            }
+        }
+    });
+    if let Some(d) = opts.log.parent() {
+        fs::create_dir_all(d)?;
+    }
+    let mut file = io_ctx(fs::File::create(&opts.log), "cannot create", &opts.log)?;
+    let deadline = Instant::now() + opts.timeout;
+    let mut log = String::new();
+    let mut timed_out = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            let _ = child.kill();
+            break;
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(500))) {
+            Ok(l) => {
+                let l = l.trim_end_matches('\r').to_string();
+                if opts.echo {
+                    println!("{l}");
+                }
+                writeln!(file, "{l}")?;
+                log.push_str(&l);
+                log.push('\n');
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.wait();
+    let _ = t1.join();
+    let _ = t2.join();
+    Ok(Boot {
+        exit: exit_status(&log),
+        log,
+        timed_out,
+    })
+}
+
+/// Chooses KVM only when a real trial boot with it reaches the guest script;
+/// the answer is kept in `build/accel`.
+fn accel(p: &Project, tools: &Tools, b: &Built, initrd: &Path) -> Result<String> {
+    let stamp = p.build.join("accel");
+    let known = read_stamp(&stamp);
+    if known == "kvm" || known == "tcg" {
+        return Ok(known);
+    }
+    let mut choice = "tcg";
+    if Path::new("/dev/kvm").exists() {
+        say("run", "trying a boot with KVM");
+        let trial = BootOpts {
+            append: vec!["kunit.enable=0".into(), "dmabridge.trial=1".into()],
+            timeout: Duration::from_secs(60),
+            echo: false,
+            log: p.build.join("logs/kvm-trial.log"),
+        };
+        match boot_with(tools, "kvm", b, initrd, &trial) {
+            Ok(boot) if boot.exit.is_some() => choice = "kvm",
+            _ => say(
+                "run",
+                "KVM does not work here: using TCG (software emulation)",
+            ),
+        }
+    }
+    fs::write(&stamp, choice)?;
+    Ok(choice.to_string())
+}
+
+/// Boots `b` with `initrd`.
+pub fn boot(p: &Project, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Boot> {
+    let tools = Tools::new(p);
+    if !tools.qemu.exists() {
+        bail!(
+            "{} is missing: run `cargo xtask setup`",
+            tools.qemu.display()
+        );
+    }
+    let accel = accel(p, &tools, b, initrd)?;
+    say(
+        "run",
+        &format!(
+            "booting the kernel under QEMU ({accel}, timeout {}s)",
+            opts.timeout.as_secs()
+        ),
+    );
+    let boot = boot_with(&tools, &accel, b, initrd, opts)?;
+    if boot.timed_out {
+        say(
+            "run",
+            &format!(
+                "QEMU did not finish within {}s and was killed; log: {}",
+                opts.timeout.as_secs(),
+                opts.log.display()
+            ),
+        );
+    }
+    Ok(boot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_marker() {
+        let log = format!("foo\n{EXIT_MARKER}3\r\nreboot\n");
+        assert_eq!(exit_status(&log), Some(3));
+        assert_eq!(exit_status("no marker\n"), None);
+        let mixed = format!("[ 1.0] x {EXIT_MARKER}0\n");
+        assert_eq!(exit_status(&mixed), Some(0));
+    }
+}

@@ -1,0 +1,383 @@
+//! `test`: every check the project has, each a named test, ending with the
+//! closing line `N passed, N failed`.
+
+use crate::demo::{self, Ready};
+use crate::kernel::{self, Built};
+use crate::ktap::{self, Outcome, TestResult};
+use crate::modules::make_external;
+use crate::qemu::BootOpts;
+use crate::util::{files_below, say, Result};
+use crate::Project;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The results of every group of tests.
+#[derive(Default)]
+pub struct Tally {
+    pub results: Vec<TestResult>,
+    /// Why each failed test failed, shown at the end.
+    pub reasons: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, name: String, pass: bool, why: impl FnOnce() -> String) {
+        if !pass {
+            self.reasons.push(format!("{name}: {}", why()));
+        }
+        let outcome = if pass { Outcome::Pass } else { Outcome::Fail };
+        self.results.push(TestResult { name, outcome });
+    }
+
+    fn count(&self, o: Outcome) -> usize {
+        self.results.iter().filter(|r| r.outcome == o).count()
+    }
+}
+
+/// Parses libtest's output: `test a::b ... ok` lines.
+pub fn libtest_results(out: &str) -> Vec<TestResult> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("test "))
+        .filter_map(|l| l.rsplit_once(" ... "))
+        .map(|(name, status)| TestResult {
+            name: format!("xtask.{}", name.trim()),
+            outcome: match status.trim() {
+                "ok" => Outcome::Pass,
+                "ignored" => Outcome::Skip,
+                _ => Outcome::Fail,
+            },
+        })
+        .collect()
+}
+
+fn xtask_unit_tests(p: &Project, t: &mut Tally) {
+    say("test", "host: cargo test -p xtask");
+    let out = Command::new("cargo")
+        .args([
+            "test",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--",
+            "--test-threads=2",
+            "--format=pretty",
+        ])
+        .current_dir(&p.root)
+        .output();
+    match out {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let results = libtest_results(&text);
+            if results.is_empty()
+                || !o.status.success() && results.iter().all(|r| r.outcome != Outcome::Fail)
+            {
+                let err = String::from_utf8_lossy(&o.stderr).into_owned();
+                t.add("xtask.cargo_test".into(), false, || {
+                    err.lines().take(10).collect::<Vec<_>>().join(" / ")
+                });
+            }
+            for r in results {
+                let pass = r.outcome != Outcome::Fail;
+                t.add(r.name, pass, || "failed (see cargo test -p xtask)".into());
+            }
+        }
+        Err(e) => t.add("xtask.cargo_test".into(), false, || e.to_string()),
+    }
+}
+
+/// Rust files of the project that go into the kernel or its modules.
+fn kernel_rust_files(p: &Project) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for dir in ["kernel/rust", "drivers", "tests"] {
+        files.extend(
+            files_below(&p.root.join(dir))?
+                .into_iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "rs")),
+        );
+    }
+    Ok(files)
+}
+
+fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result {
+    say("test", "host: rustfmt, clippy and checkpatch gates");
+    // rustfmt with the kernel's own configuration for kernel-side code.
+    let files = kernel_rust_files(p)?;
+    if !files.is_empty() {
+        let out = Command::new("rustfmt")
+            .args(["--check", "--edition", "2021", "--config-path"])
+            .arg(b.src.join(".rustfmt.toml"))
+            .args(&files)
+            .output()?;
+        let diff = String::from_utf8_lossy(&out.stdout).into_owned();
+        t.add(
+            "quality.rustfmt_kernel_code".into(),
+            out.status.success(),
+            || {
+                diff.lines()
+                    .filter(|l| l.starts_with("Diff in"))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            },
+        );
+    }
+    let out = Command::new("cargo")
+        .args(["fmt", "--all", "--check"])
+        .current_dir(&p.root)
+        .output()?;
+    let diff = String::from_utf8_lossy(&out.stdout).into_owned();
+    t.add(
+        "quality.rustfmt_host_code".into(),
+        out.status.success(),
+        || {
+            diff.lines()
+                .filter(|l| l.starts_with("Diff in"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        },
+    );
+    // The kernel and modules are always built with CLIPPY=1.
+    let warnings = kernel::overlay_warnings(b);
+    t.add(
+        "quality.clippy_kernel_overlay".into(),
+        warnings.is_empty(),
+        || warnings.join(" / "),
+    );
+    let mod_warnings: Vec<String> = ready
+        .modules
+        .iter()
+        .flat_map(|m| m.warnings.clone())
+        .collect();
+    t.add(
+        "quality.clippy_modules".into(),
+        mod_warnings.is_empty(),
+        || mod_warnings.join(" / "),
+    );
+    // checkpatch on every C file of the project.
+    let checkpatch = b.src.join("scripts/checkpatch.pl");
+    for dir in ["kernel/rust/helpers", "drivers", "tests"] {
+        for f in files_below(&p.root.join(dir))? {
+            if !f.extension().is_some_and(|e| e == "c" || e == "h") {
+                continue;
+            }
+            let rel = f.strip_prefix(&p.root).unwrap_or(&f).display().to_string();
+            let out = Command::new("perl")
+                .arg(&checkpatch)
+                .args(["--no-tree", "--terse", "--show-types", "-f"])
+                .arg(&f)
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            t.add(
+                format!("quality.checkpatch.{rel}"),
+                out.status.success(),
+                || text.lines().take(5).collect::<Vec<_>>().join(" / "),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a compile-fail case's build failed with every line of its
+/// `expected.txt` in the compiler output.
+pub fn compile_fail_verdict(
+    success: bool,
+    log: &[String],
+    expected: &str,
+) -> std::result::Result<(), String> {
+    if success {
+        return Err("the misuse compiled: the binding no longer prevents it".into());
+    }
+    let all = log.join("\n");
+    for want in expected
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        if !all.contains(want) {
+            return Err(format!(
+                "build failed, but without the expected error `{want}`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn compile_fail(p: &Project, b: &Built, t: &mut Tally) -> Result {
+    let dir = p.root.join("tests/compile-fail");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let mut cases: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("Kbuild").exists())
+        .collect();
+    cases.sort();
+    for case in cases {
+        let name = case
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        say("test", &format!("compile-fail: {name}"));
+        let expected = fs::read_to_string(case.join("expected.txt")).unwrap_or_default();
+        let dest = p.build.join("compile-fail").join(&name);
+        let r = make_external(p, b, &case, &dest, &format!("compile-fail-{name}"))?;
+        let verdict = if expected.trim().is_empty() {
+            Err("expected.txt is missing or empty".to_string())
+        } else {
+            compile_fail_verdict(r.success, &r.lines, &expected)
+        };
+        let why = verdict.clone().err().unwrap_or_default();
+        t.add(format!("compile_fail.{name}"), verdict.is_ok(), || why);
+    }
+    Ok(())
+}
+
+fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
+    let timeout = Duration::from_secs(900);
+    let log = p.build.join("logs/test.log");
+    let opts = BootOpts {
+        append: Vec::new(),
+        timeout,
+        echo: false,
+        log: log.clone(),
+    };
+    let start = Instant::now();
+    let boot = demo::boot_script(
+        p,
+        ready,
+        "test",
+        p.root.join("guest/run-tests.sh"),
+        &[],
+        opts,
+    )?;
+    say(
+        "test",
+        &format!("guest run took {}", crate::util::human(start.elapsed())),
+    );
+    let report = ktap::parse(&boot.log);
+    for r in &report.results {
+        if r.outcome == Outcome::Fail {
+            t.reasons.push(format!(
+                "{}: not ok in the guest (console log: {})",
+                r.name,
+                log.display()
+            ));
+        }
+    }
+    t.results.extend(report.results.iter().cloned());
+    let ended = !boot.timed_out && boot.exit.is_some();
+    t.add("guest.boot_ran_to_the_end".into(), ended, || {
+        if boot.timed_out {
+            format!("QEMU timed out after {}s", timeout.as_secs())
+        } else {
+            "the guest stopped before the test script finished".into()
+        }
+    });
+    t.add(
+        "guest.ktap_plans_complete".into(),
+        report.plan_errors.is_empty(),
+        || report.plan_errors.join(" / "),
+    );
+    t.add(
+        "guest.no_checker_reports".into(),
+        report.findings.is_empty(),
+        || {
+            report
+                .findings
+                .iter()
+                .take(8)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" | ")
+        },
+    );
+    Ok(())
+}
+
+/// `cargo xtask test`. Returns 0 only if every test passed.
+pub fn test(p: &Project) -> Result<i32> {
+    let start = Instant::now();
+    let mut t = Tally::default();
+    xtask_unit_tests(p, &mut t);
+    let ready = demo::prepare(p)?;
+    quality_gates(p, &ready.kernel, &ready, &mut t)?;
+    compile_fail(p, &ready.kernel, &mut t)?;
+    guest(p, &ready, &mut t)?;
+    summary(&t, start.elapsed());
+    Ok(if t.count(Outcome::Fail) == 0 { 0 } else { 1 })
+}
+
+fn summary(t: &Tally, took: Duration) {
+    let mut groups: Vec<(String, [usize; 3])> = Vec::new();
+    for r in &t.results {
+        let group = r.name.split('.').next().unwrap_or("").to_string();
+        let idx = match r.outcome {
+            Outcome::Pass => 0,
+            Outcome::Fail => 1,
+            Outcome::Skip => 2,
+        };
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, c)) => c[idx] += 1,
+            None => {
+                let mut c = [0; 3];
+                c[idx] = 1;
+                groups.push((group, c));
+            }
+        }
+    }
+    println!();
+    println!(
+        "{:<40} {:>6} {:>6} {:>6}",
+        "group", "passed", "failed", "skipped"
+    );
+    for (g, c) in &groups {
+        println!("{g:<40} {:>6} {:>6} {:>6}", c[0], c[1], c[2]);
+    }
+    if !t.reasons.is_empty() {
+        println!("\nfailures:");
+        for r in &t.reasons {
+            println!("  {r}");
+        }
+    }
+    println!("\ntook {}", crate::util::human(took));
+    let skipped = t.count(Outcome::Skip);
+    if skipped > 0 {
+        println!(
+            "{} passed, {} failed, {skipped} skipped",
+            t.count(Outcome::Pass),
+            t.count(Outcome::Fail)
+        );
+    } else {
+        println!(
+            "{} passed, {} failed",
+            t.count(Outcome::Pass),
+            t.count(Outcome::Fail)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_lines() {
+        let out = "running 3 tests\ntest a::x ... ok\ntest b::y ... FAILED\ntest c ... ignored\n\ntest result: FAILED.";
+        let r = libtest_results(out);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].name, "xtask.a::x");
+        assert_eq!(r[1].outcome, Outcome::Fail);
+        assert_eq!(r[2].outcome, Outcome::Skip);
+    }
+
+    #[test]
+    fn compile_fail_verdicts() {
+        let log = vec!["error[E0080]: evaluation of constant value failed".to_string()];
+        assert!(compile_fail_verdict(false, &log, "error[E0080]\n").is_ok());
+        assert!(compile_fail_verdict(true, &log, "error[E0080]\n").is_err());
+        assert!(compile_fail_verdict(false, &log, "error[E0599]\n").is_err());
+        assert!(compile_fail_verdict(false, &log, "# comment\nerror[E0080]\n\n").is_ok());
+    }
+}
