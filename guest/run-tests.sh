@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs every /guest/tests/*.sh as one KTAP subtest each, then checks that the
+# Runs every /guest/tests/*.sh as one KTAP subtest each (the script prints
+# its own KTAP header and plan), then checks that the
 # run-time checkers (dma-debug, kmemleak) found nothing. Prints one KTAP
 # document; the host counts its leaves.
 
@@ -15,7 +16,6 @@ rc=0
 for t in $tests; do
 	i=$((i + 1))
 	name=$(basename "$t" .sh)
-	echo "    KTAP version 1"
 	echo "    # Subtest: $name"
 	if sh "$t" 2>&1 | sed 's/^/    /'; then
 		echo "ok $i $name"
@@ -29,10 +29,10 @@ done
 i=$((i + 1))
 errors=$(cat /sys/kernel/debug/dma-api/error_count 2>/dev/null)
 if [ "$errors" = "0" ]; then
-	echo "ok $i dma_api_debug_error_count_zero"
+	echo "ok $i checkers.dma_api_debug_error_count_zero"
 else
 	echo "# dma-api error_count: ${errors:-missing}"
-	echo "not ok $i dma_api_debug_error_count_zero"
+	echo "not ok $i checkers.dma_api_debug_error_count_zero"
 	rc=1
 fi
 
@@ -45,12 +45,12 @@ if [ -w $leaks ]; then
 	echo scan > $leaks
 	if [ -s $leaks ]; then
 		cat $leaks
-		echo "not ok $i kmemleak_no_leaks"
+		echo "not ok $i checkers.kmemleak_no_leaks"
 		rc=1
 	else
-		echo "ok $i kmemleak_no_leaks"
+		echo "ok $i checkers.kmemleak_no_leaks"
 	fi
 else
-	echo "ok $i kmemleak_no_leaks # SKIP kmemleak not in this kernel"
+	echo "ok $i checkers.kmemleak_no_leaks # SKIP kmemleak not in this kernel"
 fi
 exit $rc
