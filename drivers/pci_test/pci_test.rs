@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test driver for dmabridge's driver-core bindings on QEMU's edu device.
+//!
+//! Binds to edu (1234:11e8), maps BAR0, takes one interrupt vector (MSI, or
+//! INTx when MSI is not allowed) and registers `/dev/pcitest`. A write of a
+//! command to an open file runs it; a read returns its reply once:
+//!
+//! - `id`: the identification register; `live`: the liveness register's
+//!   complement of 0x12345678; `kind`: `msi`, `msix` or `intx`;
+//! - `irq`: raises an interrupt and waits for the handler: `irqs=N status=S`;
+//! - `oob`: a run-time MMIO offset past the BAR: the errno name;
+//! - anything else: `EINVAL`. After unbind every command fails with `ENXIO`.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::{
+    c_str,
+    devres::Devres,
+    driver::Core,
+    irq,
+    miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
+    new_condvar, new_mutex, pci,
+    prelude::*,
+    str::CString,
+    sync::{Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
+    uaccess::{UserSliceReader, UserSliceWriter},
+};
+
+const ID: usize = 0x00;
+const LIVENESS: usize = 0x04;
+const IRQ_STATUS: usize = 0x24;
+const IRQ_RAISE: usize = 0x60;
+const IRQ_ACK: usize = 0x64;
+const RAISED: u32 = 0xabc;
+
+/// The part of BAR0 this driver uses.
+type EduBar = pci::Bar<4096>;
+
+#[pin_data]
+struct Shared {
+    bar: Devres<EduBar>,
+    kind: pci::IrqKind,
+    irqs: AtomicU32,
+    status: AtomicU32,
+    #[pin]
+    lock: Mutex<()>,
+    #[pin]
+    irq_seen: CondVar,
+}
+
+struct Handler(Arc<Shared>);
+
+impl irq::Handler for Handler {
+    fn handle(&self) -> irq::IrqReturn {
+        let Some(bar) = self.0.bar.try_access() else {
+            return irq::IrqReturn::None;
+        };
+        let status = bar.read32(IRQ_STATUS);
+        if status == 0 {
+            // Not ours: the INTx line may be shared.
+            return irq::IrqReturn::None;
+        }
+        bar.write32(status, IRQ_ACK);
+        self.0.status.store(status, Ordering::Relaxed);
+        self.0.irqs.fetch_add(1, Ordering::Release);
+        self.0.irq_seen.notify_all();
+        irq::IrqReturn::Handled
+    }
+}
+
+struct PciTest {
+    _misc: Pin<KBox<MiscDeviceRegistration<TestFile>>>,
+    _irq: irq::Registration<Handler>,
+}
+
+kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+
+impl pci::Driver for PciTest {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = IDS.table();
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        let bar = pdev.iomap_region_sized::<4096>(0, c_str!("pci_test"))?;
+        let id = bar.try_access_with(|b| b.read32(ID))?;
+        if id & 0xffff != 0xed {
+            pr_err!("unexpected identification 0x{:08x}\n", id);
+            return Err(ENODEV);
+        }
+        pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI | pci::IrqTypes::INTX)?;
+        let kind = pdev.irq_kind();
+        let shared = Arc::pin_init(
+            pin_init!(Shared {
+                bar,
+                kind,
+                irqs: AtomicU32::new(0),
+                status: AtomicU32::new(0),
+                lock <- new_mutex!(()),
+                irq_seen <- new_condvar!(),
+            }),
+            GFP_KERNEL,
+        )?;
+        let flags = if kind == pci::IrqKind::Intx {
+            irq::Flags::SHARED
+        } else {
+            irq::Flags::NONE
+        };
+        let irq = irq::Registration::new(
+            pdev,
+            pdev.irq_vector(0)?,
+            flags,
+            c_str!("pci_test"),
+            Handler(shared.clone()),
+        )?;
+        let misc = MiscDeviceRegistration::register(c_str!("pcitest"), &FOPS, shared)?;
+        pr_info!("bound: id 0x{:08x}, {:?} interrupt\n", id, kind);
+        pci::pin(PciTest {
+            _misc: misc,
+            _irq: irq,
+        })
+    }
+
+    fn unbind(_pdev: &pci::Device<Core>, _this: Pin<&Self>) {
+        pr_info!("unbinding\n");
+    }
+}
+
+#[pin_data]
+struct Open {
+    shared: Arc<Shared>,
+    #[pin]
+    reply: Mutex<KVec<u8>>,
+}
+
+struct TestFile;
+
+static FOPS: Vtable<TestFile> = Vtable::new(&THIS_MODULE);
+
+fn bytes(s: &[u8]) -> Result<KVec<u8>> {
+    let mut v = KVec::new();
+    v.extend_from_slice(s, GFP_KERNEL)?;
+    Ok(v)
+}
+
+fn text(args: core::fmt::Arguments<'_>) -> Result<KVec<u8>> {
+    bytes(CString::try_from_fmt(args)?.as_bytes())
+}
+
+fn hex(v: u32) -> Result<KVec<u8>> {
+    text(format_args!("0x{:08x}\n", v))
+}
+
+fn run(shared: &Shared, cmd: &[u8]) -> Result<KVec<u8>> {
+    match cmd {
+        b"id" => hex(shared.bar.try_access_with(|b| b.read32(ID))?),
+        b"live" => hex(shared.bar.try_access_with(|b| {
+            b.write32(0x1234_5678, LIVENESS);
+            b.read32(LIVENESS)
+        })?),
+        b"kind" => Ok(match shared.kind {
+            pci::IrqKind::Msi => bytes(b"msi\n")?,
+            pci::IrqKind::Msix => bytes(b"msix\n")?,
+            pci::IrqKind::Intx => bytes(b"intx\n")?,
+        }),
+        b"oob" => {
+            let r = shared.bar.try_access_with(|b| b.try_read32(b.maxsize()))?;
+            let name = match r {
+                Ok(_) => "read succeeded",
+                Err(e) if e == EINVAL => "EINVAL",
+                Err(_) => "other error",
+            };
+            text(format_args!("{}\n", name))
+        }
+        b"irq" => {
+            let before = shared.irqs.load(Ordering::Acquire);
+            shared
+                .bar
+                .try_access_with(|b| b.write32(RAISED, IRQ_RAISE))?;
+            let mut guard = shared.lock.lock();
+            for _ in 0..20 {
+                if shared.irqs.load(Ordering::Acquire) != before {
+                    break;
+                }
+                let _ = shared
+                    .irq_seen
+                    .wait_interruptible_timeout(&mut guard, msecs_to_jiffies(50));
+            }
+            drop(guard);
+            text(format_args!(
+                "irqs={} status=0x{:x}\n",
+                shared.irqs.load(Ordering::Acquire) - before,
+                shared.status.load(Ordering::Relaxed)
+            ))
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+impl MiscDevice for TestFile {
+    type Data = Arc<Shared>;
+    type Ptr = Pin<KBox<Open>>;
+
+    fn open(data: &Arc<Shared>) -> Result<Pin<KBox<Open>>> {
+        KBox::pin_init(
+            pin_init!(Open {
+                shared: data.clone(),
+                reply <- new_mutex!(KVec::new()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn write(this: Pin<&Open>, reader: &mut UserSliceReader, _pos: &mut i64) -> Result<usize> {
+        let mut buf = [0u8; 16];
+        let n = reader.len();
+        if n > buf.len() {
+            return Err(EINVAL);
+        }
+        reader.read_slice(&mut buf[..n])?;
+        let cmd = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]);
+        let reply = run(&this.shared, cmd)?;
+        *this.reply.lock() = reply;
+        Ok(n)
+    }
+
+    fn read(this: Pin<&Open>, writer: &mut UserSliceWriter, _pos: &mut i64) -> Result<usize> {
+        let mut reply = this.reply.lock();
+        let n = reply.len().min(writer.len());
+        writer.write_slice(&reply[..n])?;
+        *reply = KVec::new();
+        Ok(n)
+    }
+}
+
+kernel::module_pci_driver! {
+    type: PciTest,
+    name: "pci_test",
+    author: "dmabridge",
+    description: "Tests of the PCI, MMIO, IRQ, devres and misc-device bindings on QEMU's edu device",
+    license: "GPL v2",
+}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# The driver-core bindings on QEMU's edu device, through the pci_test driver:
+# binding, BAR access, MSI and INTx interrupts, devres revocation at unbind,
+# the misc device, and 50 unbind/bind cycles.
+
+. /guest/lib/ktap.sh
+
+drv=/sys/bus/pci/drivers/pci_test
+edu=$(pci_find 0x1234 0x11e8)
+slot=${edu##*/}
+
+# cmd COMMAND: runs COMMAND on a fresh open of /dev/pcitest, prints the reply.
+cmd() {
+	exec 3<>/dev/pcitest || return 1
+	echo "$1" >&3 || { exec 3>&-; return 1; }
+	cat <&3
+	exec 3>&-
+}
+
+expect() {
+	got=$(cmd "$2" 2>&1)
+	[ "$got" = "$3" ] || { echo "# $2: got '$got', want '$3'"; return 1; }
+}
+
+ktap_plan 12
+ktap_check pci_module_loads insmod /lib/modules/pci_test.ko
+ktap_check pci_probe_binds_edu test -e "$drv/$slot"
+ktap_check misc_device_node_exists test -c /dev/pcitest
+ktap_check pci_bar_reads_identification expect id id 0x010000ed
+ktap_check pci_bar_liveness_register expect live live 0xedcba987
+ktap_check pci_bar_runtime_offset_past_end_einval expect oob oob EINVAL
+ktap_check misc_unknown_command_einval sh -c \
+	"exec 3<>/dev/pcitest; echo bogus >&3 2>/tmp/err; grep -q 'Invalid argument' /tmp/err"
+if [ "$(cmd kind)" = msi ] && [ "$(cmd irq)" = "irqs=1 status=0xabc" ]; then
+	ktap_ok irq_msi_raise_and_ack
+else
+	echo "# kind: $(cmd kind), irq: $(cmd irq)"
+	ktap_fail irq_msi_raise_and_ack
+fi
+
+# INTx: forbid MSI for this device and bind again.
+echo "$slot" > $drv/unbind
+echo 0 > "$edu/msi_bus"
+echo "$slot" > $drv/bind
+if [ "$(cmd kind)" = intx ] && [ "$(cmd irq)" = "irqs=1 status=0xabc" ]; then
+	ktap_ok irq_intx_raise_and_ack
+else
+	echo "# kind: $(cmd kind), irq: $(cmd irq)"
+	ktap_fail irq_intx_raise_and_ack
+fi
+echo "$slot" > $drv/unbind
+echo 1 > "$edu/msi_bus"
+echo "$slot" > $drv/bind
+
+# A file kept open across unbind: its BAR handle is revoked.
+exec 4<>/dev/pcitest
+echo "$slot" > $drv/unbind
+if echo id >&4 2>/tmp/err; then
+	echo "# a command after unbind succeeded"
+	ktap_fail devres_handle_after_unbind_enxio
+elif grep -q 'No such device or address' /tmp/err; then
+	ktap_ok devres_handle_after_unbind_enxio
+else
+	echo "# $(cat /tmp/err)"
+	ktap_fail devres_handle_after_unbind_enxio
+fi
+exec 4>&-
+
+ok=0
+i=0
+while [ $i -lt 50 ]; do
+	echo "$slot" > $drv/bind && [ "$(cmd id)" = 0x010000ed ] &&
+		echo "$slot" > $drv/unbind && ok=$((ok + 1))
+	i=$((i + 1))
+done
+ktap_check pci_bind_unbind_50_cycles test $ok = 50
+ktap_check pci_module_unloads rmmod pci_test
+ktap_done

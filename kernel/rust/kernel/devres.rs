@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device-managed resources.
+//!
+//! C header: [`include/linux/device.h`](srctree/include/linux/device.h)
+//!
+//! A [`Devres`] ties a resource to the binding of a device to its driver: the
+//! resource is released when the driver drops the `Devres`, or when the device
+//! is unbound, whichever comes first. After that, access fails with `ENXIO`.
+
+use crate::{
+    alloc::flags::GFP_KERNEL,
+    bindings,
+    driver::BoundDevice,
+    error::{code::ENXIO, to_result, Result},
+    revocable::{Revocable, RevocableGuard},
+    sync::Arc,
+};
+use core::ffi::c_void;
+
+/// A resource that lives at most as long as its device's binding.
+///
+/// # Invariants
+///
+/// `inner` was registered with `devm_add_action` on a bound device, with one
+/// reference of the `Arc` owned by that action; the action revokes the resource.
+///
+/// # Examples
+///
+/// ```
+/// # use kernel::{devres::Devres, driver::BoundDevice, prelude::*};
+/// fn keep_counter(dev: &impl BoundDevice) -> Result<Devres<u32>> {
+///     let d = Devres::new(dev, 7u32)?;
+///     assert_eq!(d.try_access_with(|v| *v + 1)?, 8);
+///     Ok(d)
+/// }
+/// ```
+pub struct Devres<T: Send + Sync + 'static> {
+    inner: Arc<Revocable<T>>,
+}
+
+impl<T: Send + Sync + 'static> Devres<T> {
+    /// Ties `data` to `dev`'s binding.
+    pub fn new(dev: &impl BoundDevice, data: T) -> Result<Self> {
+        let inner = Arc::new(Revocable::new(data), GFP_KERNEL)?;
+        let action = Arc::into_raw(inner.clone());
+        // SAFETY: `dev.as_raw_bound()` is a bound device (guaranteed by the
+        // `BoundDevice` trait). `action` is a reference of an `Arc`, which the
+        // callback takes back exactly once.
+        let ret = unsafe {
+            bindings::devm_add_action(
+                dev.as_raw_bound(),
+                Some(Self::devres_callback),
+                action as *mut c_void,
+            )
+        };
+        if let Err(e) = to_result(ret) {
+            // SAFETY: The action was not registered, so the reference is ours.
+            drop(unsafe { Arc::from_raw(action) });
+            return Err(e);
+        }
+        // INVARIANT: The action was registered with one `Arc` reference.
+        Ok(Self { inner })
+    }
+
+    /// # Safety
+    ///
+    /// Called by devres, once, with the pointer `new` registered.
+    unsafe extern "C" fn devres_callback(ptr: *mut c_void) {
+        // SAFETY: `ptr` is the `Arc` reference `new` gave to the action, and
+        // devres calls each action exactly once.
+        let inner = unsafe { Arc::from_raw(ptr as *const Revocable<T>) };
+        inner.revoke();
+    }
+
+    /// Accesses the resource, or `None` once the device was unbound.
+    ///
+    /// The guard holds an RCU read-side critical section: do not sleep with it.
+    pub fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
+        self.inner.try_access()
+    }
+
+    /// Runs `f` on the resource; fails with `ENXIO` once the device was unbound.
+    pub fn try_access_with<R>(&self, f: impl FnOnce(&T) -> R) -> Result<R> {
+        let guard = self.inner.try_access().ok_or(ENXIO)?;
+        Ok(f(&guard))
+    }
+
+    /// Whether the device is still bound (it may be unbound right after).
+    pub fn is_available(&self) -> bool {
+        self.inner.is_available()
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Devres<T> {
+    fn drop(&mut self) {
+        // Release the resource now; the devres action frees the rest at unbind.
+        self.inner.revoke();
+    }
+}
+
+/// Runs `f(data)` when `dev` is unbound.
+///
+/// # Safety
+///
+/// `f` must be sound to call with `data` at any time until the device is
+/// unbound, from the unbinding thread.
+pub(crate) unsafe fn add_action(
+    dev: &impl BoundDevice,
+    f: unsafe extern "C" fn(*mut c_void),
+    data: *mut c_void,
+) -> Result {
+    // SAFETY: The device is bound; the caller guarantees `f(data)` is sound.
+    to_result(unsafe { bindings::devm_add_action(dev.as_raw_bound(), Some(f), data) })
+}

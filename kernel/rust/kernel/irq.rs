@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Interrupt handlers.
+//!
+//! C header: [`include/linux/interrupt.h`](srctree/include/linux/interrupt.h)
+//!
+//! An [`irq::Registration`](Registration) owns its handler: the C side gets a
+//! pointer to it, and `free_irq` (which waits for running handlers) always runs
+//! before the handler is dropped. The registration is tied to the device's
+//! binding, so it is also released at unbind, before the IRQ vectors are freed.
+
+use crate::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    bindings,
+    devres::Devres,
+    driver::BoundDevice,
+    error::{to_result, Result},
+    str::CStr,
+};
+use core::ffi::{c_int, c_void};
+
+/// What a handler did with an interrupt.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IrqReturn {
+    /// The interrupt was not from this device (shared lines).
+    None,
+    /// The interrupt was handled.
+    Handled,
+}
+
+impl IrqReturn {
+    fn into_raw(self) -> bindings::irqreturn_t {
+        match self {
+            IrqReturn::None => bindings::irqreturn_IRQ_NONE,
+            IrqReturn::Handled => bindings::irqreturn_IRQ_HANDLED,
+        }
+    }
+}
+
+/// An interrupt handler. Runs in hard-IRQ context: it must not sleep.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one interrupt.
+    fn handle(&self) -> IrqReturn;
+}
+
+/// Flags for [`Registration::new`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Flags(u64);
+
+impl Flags {
+    /// No flags: an exclusive line (MSI, MSI-X).
+    pub const NONE: Flags = Flags(0);
+    /// The line may be shared with other devices (INTx): the handler must
+    /// return [`IrqReturn::None`] for interrupts that are not its own.
+    pub const SHARED: Flags = Flags(bindings::IRQF_SHARED as u64);
+}
+
+impl core::ops::BitOr for Flags {
+    type Output = Flags;
+
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+/// The C registration: `free_irq` on drop.
+///
+/// # Invariants
+///
+/// `request_threaded_irq(irq, .., dev_id)` succeeded and was not freed yet.
+struct Cookie {
+    irq: u32,
+    dev_id: *mut c_void,
+}
+
+// SAFETY: `free_irq` may be called from any process context.
+unsafe impl Send for Cookie {}
+// SAFETY: `&Cookie` exposes nothing.
+unsafe impl Sync for Cookie {}
+
+impl Drop for Cookie {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the IRQ is requested with `dev_id`.
+        unsafe { bindings::free_irq(self.irq, self.dev_id) };
+    }
+}
+
+/// A registered interrupt handler.
+///
+/// # Examples
+///
+/// ```
+/// use core::sync::atomic::{AtomicU32, Ordering};
+/// use kernel::{c_str, driver::Core, irq, pci, prelude::*};
+///
+/// struct Counter(AtomicU32);
+///
+/// impl irq::Handler for Counter {
+///     fn handle(&self) -> irq::IrqReturn {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         irq::IrqReturn::Handled
+///     }
+/// }
+///
+/// fn setup(pdev: &pci::Device<Core>) -> Result<irq::Registration<Counter>> {
+///     pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::ALL)?;
+///     let irq = pdev.irq_vector(0)?;
+///     irq::Registration::new(pdev, irq, irq::Flags::SHARED, c_str!("counter"), Counter(AtomicU32::new(0)))
+/// }
+/// ```
+///
+/// # Invariants
+///
+/// `cookie` registered `handler`'s address as `dev_id`; the IRQ is freed (by
+/// `cookie`'s revocation) before `handler` is dropped, because `cookie` is
+/// declared, and so dropped, first.
+pub struct Registration<H: Handler> {
+    cookie: Devres<Cookie>,
+    handler: KBox<H>,
+}
+
+impl<H: Handler> Registration<H> {
+    /// Requests `irq` for `handler` until the registration is dropped or the
+    /// device is unbound.
+    pub fn new(
+        dev: &impl BoundDevice,
+        irq: u32,
+        flags: Flags,
+        name: &'static CStr,
+        handler: H,
+    ) -> Result<Self> {
+        let handler = KBox::new(handler, GFP_KERNEL)?;
+        let dev_id = &*handler as *const H as *mut c_void;
+        // SAFETY: `dev_id` points to the boxed handler, which outlives the
+        // request (type invariant); `name` is static.
+        to_result(unsafe {
+            bindings::request_threaded_irq(
+                irq,
+                Some(Self::handle_callback),
+                None,
+                flags.0 as _,
+                name.as_char_ptr(),
+                dev_id,
+            )
+        })?;
+        // INVARIANT: Requested above; a failure below frees it on drop.
+        let cookie = Devres::new(dev, Cookie { irq, dev_id })?;
+        Ok(Self { cookie, handler })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the IRQ core with the `dev_id` that `new` registered.
+    unsafe extern "C" fn handle_callback(
+        _irq: c_int,
+        dev_id: *mut c_void,
+    ) -> bindings::irqreturn_t {
+        // SAFETY: `dev_id` is the handler registered by `new`; it lives until
+        // `free_irq` returned, which waits for this call to finish.
+        let handler = unsafe { &*(dev_id as *const H) };
+        handler.handle().into_raw()
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Whether the IRQ is still requested (false once the device was unbound).
+    pub fn is_registered(&self) -> bool {
+        self.cookie.is_available()
+    }
+}

@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PCI devices and drivers.
+//!
+//! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
+//!
+//! A PCI driver implements [`Driver`] and registers itself with
+//! [`module_pci_driver!`](crate::module_pci_driver). Its probe receives a
+//! [`Device<Core>`]: the device is bound for as long as that reference lives, so
+//! resources tied to the binding ([`Bar`] mappings, IRQ vectors, interrupt
+//! handlers) can be made from it and are released at unbind at the latest.
+
+use crate::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    bindings, device,
+    devres::{self, Devres},
+    driver::{self, Bound, BoundDevice, Core, DeviceContext, Normal},
+    error::{code::*, to_result, Error, Result},
+    io::{Io, IoRaw},
+    str::CStr,
+    types::{ARef, AlwaysRefCounted, ForeignOwnable, Opaque},
+    ThisModule,
+};
+use core::{ffi::c_void, marker::PhantomData, ops::Deref, pin::Pin, ptr::NonNull};
+
+/// The number of standard BARs of a PCI device.
+pub const NUM_BARS: u32 = 6;
+
+/// A PCI device ID: the match criteria of one entry of a driver's ID table.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct DeviceId(bindings::pci_device_id);
+
+impl DeviceId {
+    const PCI_ANY_ID: u32 = !0;
+
+    /// Matches a vendor and device ID, any subsystem.
+    pub const fn from_id(vendor: u32, device: u32) -> Self {
+        Self(bindings::pci_device_id {
+            vendor,
+            device,
+            subvendor: Self::PCI_ANY_ID,
+            subdevice: Self::PCI_ANY_ID,
+            class: 0,
+            class_mask: 0,
+            driver_data: 0,
+            override_only: 0,
+        })
+    }
+
+    /// Matches a class code under `class_mask`, any vendor and device.
+    pub const fn from_class(class: u32, class_mask: u32) -> Self {
+        Self(bindings::pci_device_id {
+            vendor: Self::PCI_ANY_ID,
+            device: Self::PCI_ANY_ID,
+            subvendor: Self::PCI_ANY_ID,
+            subdevice: Self::PCI_ANY_ID,
+            class,
+            class_mask,
+            driver_data: 0,
+            override_only: 0,
+        })
+    }
+}
+
+/// A driver's ID table: `N` IDs, a zeroed sentinel, and per-ID driver data.
+///
+/// Built by [`pci_device_table!`](crate::pci_device_table).
+///
+/// # Invariants
+///
+/// `ids[i].driver_data == i` for every `i < N`, and `sentinel` is all zeros,
+/// directly after `ids` (`repr(C)`, same element type), as the C side expects.
+#[repr(C)]
+pub struct IdArray<U: 'static, const N: usize> {
+    ids: [bindings::pci_device_id; N],
+    sentinel: bindings::pci_device_id,
+    info: [U; N],
+}
+
+impl<U: 'static, const N: usize> IdArray<U, N> {
+    /// Builds the table; entry `i` matches `ids[i]` and carries `info[i]`.
+    pub const fn new(ids: [DeviceId; N], info: [U; N]) -> Self {
+        // SAFETY: `pci_device_id` is plain integers: all zeros is valid.
+        let zero: bindings::pci_device_id = unsafe { core::mem::zeroed() };
+        let mut raw = [zero; N];
+        let mut i = 0;
+        while i < N {
+            raw[i] = ids[i].0;
+            raw[i].driver_data = i as _;
+            i += 1;
+        }
+        // INVARIANT: `driver_data` indexes `info`; the sentinel is zero.
+        Self {
+            ids: raw,
+            sentinel: zero,
+            info,
+        }
+    }
+
+    /// The table as the driver trait takes it.
+    pub const fn table(&'static self) -> IdTable<U> {
+        IdTable {
+            ids: &self.ids as *const _ as *const bindings::pci_device_id,
+            info: &self.info,
+        }
+    }
+}
+
+/// A reference to an [`IdArray`] of any length.
+///
+/// # Invariants
+///
+/// `ids` points to `info.len()` IDs followed by a zeroed sentinel, in static
+/// memory, with `driver_data` of entry `i` equal to `i`.
+pub struct IdTable<U: 'static> {
+    ids: *const bindings::pci_device_id,
+    info: &'static [U],
+}
+
+// SAFETY: The table is immutable static data.
+unsafe impl<U: Sync> Sync for IdTable<U> {}
+// SAFETY: The table is immutable static data.
+unsafe impl<U: Sync> Send for IdTable<U> {}
+
+impl<U: 'static> IdTable<U> {
+    fn as_ptr(&self) -> *const bindings::pci_device_id {
+        self.ids
+    }
+
+    /// The driver data of the entry that matched, if it is one of ours.
+    fn info(&self, id: &bindings::pci_device_id) -> Option<&'static U> {
+        self.info.get(id.driver_data)
+    }
+}
+
+/// Declares a static PCI ID table for a driver.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::pci;
+///
+/// kernel::pci_device_table!(
+///     TABLE,
+///     u32,
+///     [(pci::DeviceId::from_id(0x1234, 0x11e8), 7), (pci::DeviceId::from_class(0x010802, !0), 9)]
+/// );
+/// assert_eq!(TABLE.table().len(), 2);
+/// ```
+#[macro_export]
+macro_rules! pci_device_table {
+    ($name:ident, $info:ty, [$(($id:expr, $data:expr)),* $(,)?]) => {
+        static $name: $crate::pci::IdArray<$info, { [$(stringify!($id)),*].len() }> =
+            $crate::pci::IdArray::new([$($id),*], [$($data),*]);
+    };
+}
+
+impl<U: 'static> IdTable<U> {
+    /// The number of IDs.
+    pub fn len(&self) -> usize {
+        self.info.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.info.is_empty()
+    }
+}
+
+/// A PCI driver.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{driver::Core, pci, prelude::*};
+///
+/// struct MyDriver;
+///
+/// kernel::pci_device_table!(MY_IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+///
+/// impl pci::Driver for MyDriver {
+///     type IdInfo = ();
+///     const ID_TABLE: pci::IdTable<()> = MY_IDS.table();
+///
+///     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+///         pdev.enable_device_mem()?;
+///         Ok(KBox::pin(MyDriver, GFP_KERNEL)?)
+///     }
+/// }
+/// ```
+pub trait Driver: Send + Sync + 'static {
+    /// Data attached to each ID of the table, handed to `probe`.
+    type IdInfo: Send + Sync + 'static;
+
+    /// The devices this driver binds to.
+    const ID_TABLE: IdTable<Self::IdInfo>;
+
+    /// Binds the driver to `pdev`. The returned object lives until unbind.
+    fn probe(pdev: &Device<Core>, id_info: &Self::IdInfo) -> Result<Pin<KBox<Self>>>;
+
+    /// Called at unbind, before the driver's object is dropped: quiesce the
+    /// device here. Resources tied to the binding are released after this.
+    fn unbind(_pdev: &Device<Core>, _this: Pin<&Self>) {}
+}
+
+/// The glue between a [`Driver`] and the C PCI core.
+pub struct Adapter<T: Driver>(PhantomData<T>);
+
+// SAFETY: `register` registers the pinned `pci_driver` until `unregister`.
+unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
+    type RegType = bindings::pci_driver;
+
+    unsafe fn register(
+        reg: &Opaque<Self::RegType>,
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> Result {
+        let pdrv = reg.get();
+        // SAFETY: `pdrv` is valid and pinned (caller's guarantee), not yet
+        // registered, so we may write it.
+        unsafe {
+            (*pdrv).name = name.as_char_ptr();
+            (*pdrv).probe = Some(Self::probe_callback);
+            (*pdrv).remove = Some(Self::remove_callback);
+            (*pdrv).id_table = T::ID_TABLE.as_ptr();
+        }
+        // SAFETY: `pdrv` is a fully initialised `pci_driver` that stays pinned
+        // until `unregister`.
+        to_result(unsafe {
+            bindings::__pci_register_driver(pdrv, module.as_ptr(), name.as_char_ptr())
+        })
+    }
+
+    unsafe fn unregister(reg: &Opaque<Self::RegType>) {
+        // SAFETY: `reg` was registered (caller's guarantee).
+        unsafe { bindings::pci_unregister_driver(reg.get()) }
+    }
+}
+
+impl<T: Driver> Adapter<T> {
+    extern "C" fn probe_callback(
+        pdev: *mut bindings::pci_dev,
+        id: *const bindings::pci_device_id,
+    ) -> core::ffi::c_int {
+        // SAFETY: The PCI core calls probe with a valid device, held locked and
+        // being bound to this driver for the duration of the call.
+        let dev = unsafe { Device::<Core>::from_raw(pdev) };
+        // SAFETY: The PCI core passes the entry of our table (or a dynamic ID)
+        // that matched; it is valid for the call.
+        let id = unsafe { &*id };
+        let Some(info) = T::ID_TABLE.info(id) else {
+            // A dynamic ID (sysfs new_id) whose driver_data indexes nothing.
+            dev_err(
+                dev,
+                crate::c_str!("no driver data for this ID (dynamic ID?)"),
+            );
+            return EINVAL.to_errno();
+        };
+        match T::probe(dev, info) {
+            Ok(data) => {
+                let ptr = data.into_foreign();
+                // SAFETY: `pdev` is valid; drvdata is ours while bound.
+                unsafe { bindings::pci_set_drvdata(pdev, ptr as *mut c_void) };
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
+        // SAFETY: The PCI core calls remove with a valid, locked, bound device.
+        let dev = unsafe { Device::<Core>::from_raw(pdev) };
+        // SAFETY: `pdev` is valid.
+        let ptr = unsafe { bindings::pci_get_drvdata(pdev) };
+        // SAFETY: A successful probe stored `into_foreign` of the driver's
+        // object; remove is called once per successful probe.
+        let data = unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(ptr) };
+        T::unbind(dev, data.as_ref());
+        drop(data);
+    }
+}
+
+fn dev_err<Ctx: DeviceContext>(dev: &Device<Ctx>, msg: &CStr) {
+    // SAFETY: `dev` is valid; the format is a constant with one `%s` argument
+    // that is a valid C string.
+    unsafe {
+        bindings::_dev_err(
+            dev.as_dev_raw(),
+            crate::c_str!("%s\n").as_char_ptr(),
+            msg.as_char_ptr(),
+        )
+    };
+}
+
+/// Declares a kernel module that registers a single PCI driver.
+///
+/// # Examples
+///
+/// ```ignore
+/// kernel::module_pci_driver! {
+///     type: MyDriver,
+///     name: "my_driver",
+///     author: "Someone",
+///     description: "My PCI driver",
+///     license: "GPL v2",
+/// }
+/// ```
+#[macro_export]
+macro_rules! module_pci_driver {
+    (type: $type:ty, name: $name:tt, $($rest:tt)*) => {
+        struct __ModulePciDriver {
+            _reg: ::core::pin::Pin<
+                $crate::alloc::KBox<$crate::driver::Registration<$crate::pci::Adapter<$type>>>,
+            >,
+        }
+
+        impl $crate::Module for __ModulePciDriver {
+            fn init(module: &'static $crate::ThisModule) -> $crate::error::Result<Self> {
+                let name = $crate::c_str!($name);
+                Ok(Self {
+                    _reg: $crate::driver::Registration::new(name, module)?,
+                })
+            }
+        }
+
+        $crate::prelude::module! {
+            type: __ModulePciDriver,
+            name: $name,
+            $($rest)*
+        }
+    };
+}
+
+/// A PCI device.
+///
+/// `Ctx` tells what the holder of a reference knows about the device (see
+/// [`crate::driver`]): [`Core`] in bus callbacks, [`Bound`] while bound,
+/// [`Normal`] otherwise. References convert to less-capable contexts.
+///
+/// # Invariants
+///
+/// The wrapped `struct pci_dev` is valid; for `Bound` and `Core` it is bound to
+/// the driver for the lifetime of the reference.
+#[repr(transparent)]
+pub struct Device<Ctx: DeviceContext = Normal>(Opaque<bindings::pci_dev>, PhantomData<Ctx>);
+
+impl<Ctx: DeviceContext> Device<Ctx> {
+    /// # Safety
+    ///
+    /// `ptr` must be valid for `'a` and satisfy `Ctx`'s guarantee for `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::pci_dev) -> &'a Self {
+        // SAFETY: `Device` is a transparent wrapper of `pci_dev`; validity and
+        // context are the caller's guarantee.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// The raw `struct pci_dev`.
+    pub fn as_raw(&self) -> *mut bindings::pci_dev {
+        self.0.get()
+    }
+
+    fn as_dev_raw(&self) -> *mut bindings::device {
+        // SAFETY: `self.as_raw()` is valid, so is its embedded `dev`.
+        unsafe { &raw mut (*self.as_raw()).dev }
+    }
+
+    /// The vendor ID.
+    pub fn vendor_id(&self) -> u16 {
+        // SAFETY: The device is valid; `vendor` is fixed after enumeration.
+        unsafe { (*self.as_raw()).vendor }
+    }
+
+    /// The device ID.
+    pub fn device_id(&self) -> u16 {
+        // SAFETY: The device is valid; `device` is fixed after enumeration.
+        unsafe { (*self.as_raw()).device }
+    }
+
+    /// The revision ID.
+    pub fn revision_id(&self) -> u8 {
+        // SAFETY: The device is valid; `revision` is fixed after enumeration.
+        unsafe { (*self.as_raw()).revision }
+    }
+
+    /// The class code (class, subclass, prog-if).
+    pub fn class(&self) -> u32 {
+        // SAFETY: The device is valid; `class` is fixed after enumeration.
+        unsafe { (*self.as_raw()).class }
+    }
+
+    /// The length of BAR `bar`, 0 if it is not implemented; `EINVAL` if `bar`
+    /// is not a standard BAR number.
+    pub fn resource_len(&self, bar: u32) -> Result<u64> {
+        if bar >= NUM_BARS {
+            return Err(EINVAL);
+        }
+        // SAFETY: The device is valid and `bar` is a standard BAR.
+        Ok(unsafe { bindings::pci_resource_len(self.as_raw(), bar as _) })
+    }
+
+    /// Reads a byte of configuration space.
+    pub fn read_config_u8(&self, offset: u16) -> Result<u8> {
+        let mut v = 0u8;
+        // SAFETY: The device is valid; `v` is a valid out pointer.
+        to_pcibios(unsafe {
+            bindings::pci_read_config_byte(self.as_raw(), offset.into(), &mut v)
+        })?;
+        Ok(v)
+    }
+
+    /// Reads 16 bits of configuration space.
+    pub fn read_config_u16(&self, offset: u16) -> Result<u16> {
+        let mut v = 0u16;
+        // SAFETY: The device is valid; `v` is a valid out pointer.
+        to_pcibios(unsafe {
+            bindings::pci_read_config_word(self.as_raw(), offset.into(), &mut v)
+        })?;
+        Ok(v)
+    }
+
+    /// Reads 32 bits of configuration space.
+    pub fn read_config_u32(&self, offset: u16) -> Result<u32> {
+        let mut v = 0u32;
+        // SAFETY: The device is valid; `v` is a valid out pointer.
+        to_pcibios(unsafe {
+            bindings::pci_read_config_dword(self.as_raw(), offset.into(), &mut v)
+        })?;
+        Ok(v)
+    }
+}
+
+/// Maps a PCIBIOS result code (positive) to an errno.
+fn to_pcibios(ret: core::ffi::c_int) -> Result {
+    match ret {
+        0 => Ok(()),
+        r if r > 0 => Err(EIO),
+        r => Err(Error::from_errno(r)),
+    }
+}
+
+impl Device<Core> {
+    /// Enables the device's memory BARs; disabled again at unbind.
+    pub fn enable_device_mem(&self) -> Result {
+        // SAFETY: The device is valid and bound; the probe path may enable it.
+        to_result(unsafe { bindings::pci_enable_device_mem(self.as_raw()) })?;
+        // SAFETY: `disable_device` is sound to call with this device until it is
+        // unbound (the device outlives its binding).
+        let r =
+            unsafe { devres::add_action(self, Self::disable_device, self.as_raw() as *mut c_void) };
+        if r.is_err() {
+            // SAFETY: We enabled it above.
+            unsafe { bindings::pci_disable_device(self.as_raw()) };
+        }
+        r
+    }
+
+    /// # Safety
+    ///
+    /// Called by devres, once at unbind, with the device `enable_device_mem` enabled.
+    unsafe extern "C" fn disable_device(pdev: *mut c_void) {
+        // SAFETY: `pdev` is the device `enable_device_mem` enabled; devres runs
+        // this once, at unbind.
+        unsafe { bindings::pci_disable_device(pdev.cast()) }
+    }
+
+    /// Lets the device master the bus (do DMA); cleared when it is disabled.
+    pub fn set_master(&self) {
+        // SAFETY: The device is valid and bound.
+        unsafe { bindings::pci_set_master(self.as_raw()) };
+    }
+
+    /// Allocates between `min` and `max` interrupt vectors of the allowed
+    /// `types`; returns how many. They are freed at unbind, after every
+    /// [`crate::irq::Registration`] (which are released first).
+    pub fn alloc_irq_vectors(&self, min: u32, max: u32, types: IrqTypes) -> Result<u32> {
+        // SAFETY: The device is valid and bound.
+        let n = unsafe { bindings::pci_alloc_irq_vectors(self.as_raw(), min, max, types.0) };
+        to_result(n)?;
+        // SAFETY: `free_irq_vectors` is sound to call once at unbind.
+        let r = unsafe {
+            devres::add_action(self, Self::free_irq_vectors, self.as_raw() as *mut c_void)
+        };
+        if let Err(e) = r {
+            // SAFETY: We allocated them above.
+            unsafe { bindings::pci_free_irq_vectors(self.as_raw()) };
+            return Err(e);
+        }
+        Ok(n as u32)
+    }
+
+    /// # Safety
+    ///
+    /// Called by devres, once at unbind, with the device that has the vectors.
+    unsafe extern "C" fn free_irq_vectors(pdev: *mut c_void) {
+        // SAFETY: `pdev` had vectors allocated by `alloc_irq_vectors`; devres
+        // runs this once, at unbind, after the IRQ registrations were released.
+        unsafe { bindings::pci_free_irq_vectors(pdev.cast()) }
+    }
+}
+
+/// Which interrupt kinds [`Device::alloc_irq_vectors`] may use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct IrqTypes(u32);
+
+impl IrqTypes {
+    /// Legacy INTx (a shared line).
+    pub const INTX: IrqTypes = IrqTypes(bindings::PCI_IRQ_INTX);
+    /// MSI.
+    pub const MSI: IrqTypes = IrqTypes(bindings::PCI_IRQ_MSI);
+    /// MSI-X.
+    pub const MSIX: IrqTypes = IrqTypes(bindings::PCI_IRQ_MSIX);
+    /// Any of them, preferring MSI-X, then MSI, then INTx.
+    pub const ALL: IrqTypes =
+        IrqTypes(bindings::PCI_IRQ_INTX | bindings::PCI_IRQ_MSI | bindings::PCI_IRQ_MSIX);
+}
+
+impl core::ops::BitOr for IrqTypes {
+    type Output = IrqTypes;
+
+    fn bitor(self, rhs: IrqTypes) -> IrqTypes {
+        IrqTypes(self.0 | rhs.0)
+    }
+}
+
+/// The kind of interrupt a device got.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IrqKind {
+    /// Legacy INTx.
+    Intx,
+    /// MSI.
+    Msi,
+    /// MSI-X.
+    Msix,
+}
+
+impl Device<Bound> {
+    /// The Linux IRQ number of vector `index` (after
+    /// [`Device::alloc_irq_vectors`]); `EINVAL` for an index not allocated.
+    pub fn irq_vector(&self, index: u32) -> Result<u32> {
+        // SAFETY: The device is valid and bound.
+        let irq = unsafe { bindings::pci_irq_vector(self.as_raw(), index) };
+        to_result(irq)?;
+        Ok(irq as u32)
+    }
+
+    /// Which kind of interrupt the device uses now.
+    pub fn irq_kind(&self) -> IrqKind {
+        // SAFETY: The device is valid; the flags change only in the probe and
+        // unbind paths of this driver.
+        let (msi, msix) = unsafe {
+            let d = self.as_raw();
+            ((*d).msi_enabled() != 0, (*d).msix_enabled() != 0)
+        };
+        match (msi, msix) {
+            (_, true) => IrqKind::Msix,
+            (true, _) => IrqKind::Msi,
+            _ => IrqKind::Intx,
+        }
+    }
+
+    /// Maps memory BAR `bar` of at least `SIZE` bytes, released at unbind.
+    ///
+    /// Fails with `EINVAL` for a BAR number past the standard BARs, an I/O-port
+    /// BAR or one smaller than `SIZE`, `ENODEV` for an unimplemented BAR,
+    /// `EBUSY` if another driver holds the region, `ENOMEM` if it cannot be
+    /// mapped.
+    pub fn iomap_region_sized<const SIZE: usize>(
+        &self,
+        bar: u32,
+        name: &'static CStr,
+    ) -> Result<Devres<Bar<SIZE>>> {
+        let bar_box = Bar::<SIZE>::new(self, bar, name)?;
+        Devres::new(self, bar_box)
+    }
+
+    /// Maps memory BAR `bar`, checked only at run time (`try_read*`).
+    pub fn iomap_region(&self, bar: u32, name: &'static CStr) -> Result<Devres<Bar>> {
+        self.iomap_region_sized::<0>(bar, name)
+    }
+}
+
+// SAFETY: A `Device<Bound>` is bound to its driver for the reference's lifetime
+// (type invariant).
+unsafe impl BoundDevice for Device<Bound> {
+    fn as_raw_bound(&self) -> *mut bindings::device {
+        self.as_dev_raw()
+    }
+}
+
+// SAFETY: A `Device<Core>` is bound to its driver for the reference's lifetime
+// (type invariant).
+unsafe impl BoundDevice for Device<Core> {
+    fn as_raw_bound(&self) -> *mut bindings::device {
+        self.as_dev_raw()
+    }
+}
+
+impl Deref for Device<Core> {
+    type Target = Device<Bound>;
+
+    fn deref(&self) -> &Device<Bound> {
+        // SAFETY: Same layout; a `Core` device is also bound.
+        unsafe { &*(self as *const Self).cast() }
+    }
+}
+
+impl Deref for Device<Bound> {
+    type Target = Device;
+
+    fn deref(&self) -> &Device {
+        // SAFETY: Same layout; `Normal` promises nothing more than validity.
+        unsafe { &*(self as *const Self).cast() }
+    }
+}
+
+impl<Ctx: DeviceContext> AsRef<device::Device> for Device<Ctx> {
+    fn as_ref(&self) -> &device::Device {
+        // SAFETY: The embedded `struct device` is valid as long as the PCI
+        // device is.
+        unsafe { device::Device::as_ref(self.as_dev_raw()) }
+    }
+}
+
+// SAFETY: `pci_dev_get`/`pci_dev_put` manage the device's reference count, and
+// a `Device<Normal>` needs no more than a reference to stay valid.
+unsafe impl AlwaysRefCounted for Device {
+    fn inc_ref(&self) {
+        // SAFETY: The device is valid, so its count is non-zero.
+        unsafe { bindings::pci_dev_get(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up one reference it owns.
+        unsafe { bindings::pci_dev_put(obj.cast().as_ptr()) }
+    }
+}
+
+// SAFETY: `struct pci_dev` may be used from any thread; its mutable state is
+// protected by the C side.
+unsafe impl<Ctx: DeviceContext> Send for Device<Ctx> {}
+// SAFETY: As above.
+unsafe impl<Ctx: DeviceContext> Sync for Device<Ctx> {}
+
+/// A mapped memory BAR of at least `SIZE` bytes; see [`Io`] for access.
+///
+/// Held in a [`Devres`]: unmapped and released when the driver drops it or at
+/// unbind, whichever comes first.
+///
+/// # Invariants
+///
+/// `io` describes the mapping of BAR `num` of `pdev`, whose region this object
+/// requested; both are released on drop.
+pub struct Bar<const SIZE: usize = 0> {
+    pdev: ARef<Device>,
+    io: IoRaw<SIZE>,
+    num: i32,
+}
+
+impl<const SIZE: usize> Bar<SIZE> {
+    fn new(pdev: &Device<Bound>, num: u32, name: &'static CStr) -> Result<Self> {
+        let len = pdev.resource_len(num)?;
+        if len == 0 {
+            return Err(ENODEV);
+        }
+        // SAFETY: The device is valid and `num` a standard BAR.
+        let flags = unsafe { bindings::pci_resource_flags(pdev.as_raw(), num as _) };
+        if flags & bindings::IORESOURCE_MEM as usize == 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: The device is valid; `name` is static, as the resource keeps
+        // the pointer.
+        to_result(unsafe {
+            bindings::pci_request_region(pdev.as_raw(), num as _, name.as_char_ptr())
+        })?;
+        // SAFETY: The region is ours; map it whole.
+        let ioptr = unsafe { bindings::pci_iomap(pdev.as_raw(), num as _, 0) } as usize;
+        if ioptr == 0 {
+            // SAFETY: Requested above.
+            unsafe { bindings::pci_release_region(pdev.as_raw(), num as _) };
+            return Err(ENOMEM);
+        }
+        // SAFETY: `ioptr` maps the whole BAR of `len` bytes until `drop`.
+        let io = match unsafe { IoRaw::new(ioptr, len as usize) } {
+            Ok(io) => io,
+            Err(e) => {
+                // SAFETY: Mapped and requested above.
+                unsafe {
+                    bindings::pci_iounmap(pdev.as_raw(), ioptr as _);
+                    bindings::pci_release_region(pdev.as_raw(), num as _);
+                }
+                return Err(e);
+            }
+        };
+        // INVARIANT: Requested and mapped above.
+        Ok(Bar {
+            pdev: ARef::from(&**pdev),
+            io,
+            num: num as i32,
+        })
+    }
+}
+
+impl<const SIZE: usize> Drop for Bar<SIZE> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the mapping and region are ours.
+        unsafe {
+            bindings::pci_iounmap(self.pdev.as_raw(), self.io.addr() as _);
+            bindings::pci_release_region(self.pdev.as_raw(), self.num);
+        }
+    }
+}
+
+impl<const SIZE: usize> Deref for Bar<SIZE> {
+    type Target = Io<SIZE>;
+
+    fn deref(&self) -> &Io<SIZE> {
+        // SAFETY: By the type invariant the mapping is valid while `self` lives.
+        unsafe { Io::from_raw(&self.io) }
+    }
+}
+
+/// Pins a driver object (a convenience for `probe`).
+pub fn pin<T>(data: T) -> Result<Pin<KBox<T>>> {
+    Ok(KBox::pin(data, GFP_KERNEL)?)
+}
