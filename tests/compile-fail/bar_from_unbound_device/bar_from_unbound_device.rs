@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must not build: mapping a BAR through a device reference that does not prove
+//! the device is bound. Only `pci::Device<Bound>` (and `Core`, in probe) can
+//! make resources tied to the binding; a plain `ARef<pci::Device>` kept by the
+//! driver may outlive the binding.
+
+use kernel::{c_str, driver::Core, pci, prelude::*, types::ARef};
+
+struct Misuse;
+
+kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+
+fn map_later(dev: &ARef<pci::Device>) -> Result {
+    let _bar = dev.iomap_region_sized::<4096>(0, c_str!("misuse"))?;
+    Ok(())
+}
+
+impl pci::Driver for Misuse {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = IDS.table();
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        let kept: ARef<pci::Device> = ARef::from(&***pdev);
+        map_later(&kept)?;
+        pci::pin(Misuse)
+    }
+}
+
+kernel::module_pci_driver! {
+    type: Misuse,
+    name: "bar_from_unbound_device",
+    author: "dmabridge",
+    description: "compile-fail case",
+    license: "GPL v2",
+}
