@@ -22,6 +22,19 @@ expect() {
 	[ "$got" = "$3" ] || { echo "# $2: got '$got', want '$3'"; return 1; }
 }
 
+# irq_check KIND NAME: the device uses KIND interrupts, and one raised
+# interrupt reaches the handler, which reads and acknowledges its status.
+irq_check() {
+	kind=$(cmd kind)
+	irq=$(cmd irq)
+	if [ "$kind" = "$1" ] && [ "$irq" = "irqs=1 status=0xabc" ]; then
+		ktap_ok "$2"
+	else
+		echo "# kind: $kind, irq: $irq"
+		ktap_fail "$2"
+	fi
+}
+
 ktap_plan 12
 ktap_check pci_module_loads insmod /lib/modules/pci_test.ko
 ktap_check pci_probe_binds_edu test -e "$drv/$slot"
@@ -31,23 +44,13 @@ ktap_check pci_bar_liveness_register expect live live 0xedcba987
 ktap_check pci_bar_runtime_offset_past_end_einval expect oob oob EINVAL
 ktap_check misc_unknown_command_einval sh -c \
 	"exec 3<>/dev/pcitest; echo bogus >&3 2>/tmp/err; grep -q 'Invalid argument' /tmp/err"
-if [ "$(cmd kind)" = msi ] && [ "$(cmd irq)" = "irqs=1 status=0xabc" ]; then
-	ktap_ok irq_msi_raise_and_ack
-else
-	echo "# kind: $(cmd kind), irq: $(cmd irq)"
-	ktap_fail irq_msi_raise_and_ack
-fi
+irq_check msi irq_msi_raise_and_ack
 
 # INTx: forbid MSI for this device and bind again.
 echo "$slot" > $drv/unbind
 echo 0 > "$edu/msi_bus"
 echo "$slot" > $drv/bind
-if [ "$(cmd kind)" = intx ] && [ "$(cmd irq)" = "irqs=1 status=0xabc" ]; then
-	ktap_ok irq_intx_raise_and_ack
-else
-	echo "# kind: $(cmd kind), irq: $(cmd irq)"
-	ktap_fail irq_intx_raise_and_ack
-fi
+irq_check intx irq_intx_raise_and_ack
 echo "$slot" > $drv/unbind
 echo 1 > "$edu/msi_bus"
 echo "$slot" > $drv/bind

@@ -99,43 +99,33 @@ fn kernel_rust_files(p: &Project) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Runs a rustfmt check; the test fails with the files it would change.
+fn rustfmt_gate(t: &mut Tally, name: &str, cmd: &mut Command) -> Result {
+    let out = cmd.output()?;
+    let diff = String::from_utf8_lossy(&out.stdout).into_owned();
+    t.add(name.into(), out.status.success(), || {
+        diff.lines()
+            .filter(|l| l.starts_with("Diff in"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    });
+    Ok(())
+}
+
 fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result {
     say("test", "host: rustfmt, clippy and checkpatch gates");
     // rustfmt with the kernel's own configuration for kernel-side code.
     let files = kernel_rust_files(p)?;
     if !files.is_empty() {
-        let out = Command::new("rustfmt")
-            .args(["--check", "--edition", "2021", "--config-path"])
+        let mut cmd = Command::new("rustfmt");
+        cmd.args(["--check", "--edition", "2021", "--config-path"])
             .arg(b.src.join(".rustfmt.toml"))
-            .args(&files)
-            .output()?;
-        let diff = String::from_utf8_lossy(&out.stdout).into_owned();
-        t.add(
-            "quality.rustfmt_kernel_code".into(),
-            out.status.success(),
-            || {
-                diff.lines()
-                    .filter(|l| l.starts_with("Diff in"))
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            },
-        );
+            .args(&files);
+        rustfmt_gate(t, "quality.rustfmt_kernel_code", &mut cmd)?;
     }
-    let out = Command::new("cargo")
-        .args(["fmt", "--all", "--check"])
-        .current_dir(&p.root)
-        .output()?;
-    let diff = String::from_utf8_lossy(&out.stdout).into_owned();
-    t.add(
-        "quality.rustfmt_host_code".into(),
-        out.status.success(),
-        || {
-            diff.lines()
-                .filter(|l| l.starts_with("Diff in"))
-                .collect::<Vec<_>>()
-                .join(" / ")
-        },
-    );
+    let mut cmd = Command::new("cargo");
+    cmd.args(["fmt", "--all", "--check"]).current_dir(&p.root);
+    rustfmt_gate(t, "quality.rustfmt_host_code", &mut cmd)?;
     // The kernel and modules are always built with CLIPPY=1.
     let warnings = kernel::overlay_warnings(b);
     t.add(
