@@ -8,6 +8,7 @@
 drv=/sys/bus/pci/drivers/pci_test
 edu=$(pci_find 0x1234 0x11e8)
 slot=${edu##*/}
+err=$(mktemp)
 
 # cmd COMMAND: runs COMMAND on a fresh open of /dev/pcitest, prints the reply.
 cmd() {
@@ -43,7 +44,7 @@ ktap_check pci_bar_reads_identification expect id id 0x010000ed
 ktap_check pci_bar_liveness_register expect live live 0xedcba987
 ktap_check pci_bar_runtime_offset_past_end_einval expect oob oob EINVAL
 ktap_check misc_unknown_command_einval sh -c \
-	"exec 3<>/dev/pcitest; echo bogus >&3 2>/tmp/err; grep -q 'Invalid argument' /tmp/err"
+	"exec 3<>/dev/pcitest; echo bogus >&3 2>$err; grep -q 'Invalid argument' $err"
 irq_check msi irq_msi_raise_and_ack
 
 # INTx: forbid MSI for this device and bind again.
@@ -58,13 +59,13 @@ echo "$slot" > $drv/bind
 # A file kept open across unbind: its BAR handle is revoked.
 exec 4<>/dev/pcitest
 echo "$slot" > $drv/unbind
-if echo id >&4 2>/tmp/err; then
+if echo id >&4 2>"$err"; then
 	echo "# a command after unbind succeeded"
 	ktap_fail devres_handle_after_unbind_enxio
-elif grep -q 'No such device or address' /tmp/err; then
+elif grep -q 'No such device or address' "$err"; then
 	ktap_ok devres_handle_after_unbind_enxio
 else
-	echo "# $(cat /tmp/err)"
+	echo "# $(cat "$err")"
 	ktap_fail devres_handle_after_unbind_enxio
 fi
 exec 4>&-

@@ -44,17 +44,9 @@ impl<T: Send + Sync + 'static> Devres<T> {
     pub fn new(dev: &impl BoundDevice, data: T) -> Result<Self> {
         let inner = Arc::new(Revocable::new(data), GFP_KERNEL)?;
         let action = Arc::into_raw(inner.clone());
-        // SAFETY: `dev.as_raw_bound()` is a bound device (guaranteed by the
-        // `BoundDevice` trait). `action` is a reference of an `Arc`, which the
-        // callback takes back exactly once.
-        let ret = unsafe {
-            bindings::devm_add_action(
-                dev.as_raw_bound(),
-                Some(Self::devres_callback),
-                action as *mut c_void,
-            )
-        };
-        if let Err(e) = to_result(ret) {
+        // SAFETY: The callback takes back the `Arc` reference exactly once, at unbind.
+        let ret = unsafe { add_action(dev, Self::devres_callback, action as *mut c_void) };
+        if let Err(e) = ret {
             // SAFETY: The action was not registered, so the reference is ours.
             drop(unsafe { Arc::from_raw(action) });
             return Err(e);
@@ -67,8 +59,7 @@ impl<T: Send + Sync + 'static> Devres<T> {
     ///
     /// Called by devres, once, with the pointer `new` registered.
     unsafe extern "C" fn devres_callback(ptr: *mut c_void) {
-        // SAFETY: `ptr` is the `Arc` reference `new` gave to the action, and
-        // devres calls each action exactly once.
+        // SAFETY: `ptr` is the `Arc` reference `new` gave to the action, and devres calls each action exactly once.
         let inner = unsafe { Arc::from_raw(ptr as *const Revocable<T>) };
         inner.revoke();
     }
@@ -112,4 +103,25 @@ pub(crate) unsafe fn add_action(
 ) -> Result {
     // SAFETY: The device is bound; the caller guarantees `f(data)` is sound.
     to_result(unsafe { bindings::devm_add_action(dev.as_raw_bound(), Some(f), data) })
+}
+
+/// Runs `f(data)` when `dev` is unbound; if that cannot be arranged, runs it now
+/// and returns the error (like C's `devm_add_action_or_reset`).
+///
+/// # Safety
+///
+/// `f` must be sound to call with `data` at any time until the device is
+/// unbound, from the unbinding thread or from the caller.
+pub(crate) unsafe fn add_action_or_reset(
+    dev: &impl BoundDevice,
+    f: unsafe extern "C" fn(*mut c_void),
+    data: *mut c_void,
+) -> Result {
+    // SAFETY: The caller guarantees `f(data)` is sound until unbind.
+    let r = unsafe { add_action(dev, f, data) };
+    if r.is_err() {
+        // SAFETY: The action was not registered; the caller guarantees `f(data)` is sound now.
+        unsafe { f(data) };
+    }
+    r
 }

@@ -108,8 +108,7 @@ impl<T: RegistrationOps> Registration<T> {
             },
             crate::alloc::flags::GFP_KERNEL,
         )?;
-        // SAFETY: `this.reg` is pinned in the box and not yet registered; it
-        // stays pinned until `drop` unregisters it.
+        // SAFETY: `this.reg` is pinned in the box and not yet registered; it stays pinned until `drop` unregisters it.
         unsafe { T::register(&this.reg, name, module)? };
         // INVARIANT: Registered and pinned.
         Ok(this)

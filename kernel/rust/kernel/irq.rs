@@ -131,8 +131,7 @@ impl<H: Handler> Registration<H> {
     ) -> Result<Self> {
         let handler = KBox::new(handler, GFP_KERNEL)?;
         let dev_id = &*handler as *const H as *mut c_void;
-        // SAFETY: `dev_id` points to the boxed handler, which outlives the
-        // request (type invariant); `name` is static.
+        // SAFETY: `dev_id` points to the boxed handler, which outlives the request (type invariant); `name` is static.
         to_result(unsafe {
             bindings::request_threaded_irq(
                 irq,
@@ -155,8 +154,7 @@ impl<H: Handler> Registration<H> {
         _irq: c_int,
         dev_id: *mut c_void,
     ) -> bindings::irqreturn_t {
-        // SAFETY: `dev_id` is the handler registered by `new`; it lives until
-        // `free_irq` returned, which waits for this call to finish.
+        // SAFETY: `dev_id` is the handler registered by `new`; it lives until `free_irq` returned, which waits for this call to finish.
         let handler = unsafe { &*(dev_id as *const H) };
         handler.handle().into_raw()
     }

@@ -175,8 +175,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             GFP_KERNEL,
         )?;
         let misc = this.inner.get();
-        // SAFETY: `misc` points into the pinned box; zero it and fill the fields
-        // the misc core reads before registering.
+        // SAFETY: `misc` points into the pinned box; zero it and fill the fields the misc core reads before registering.
         unsafe {
             misc.write(core::mem::zeroed());
             (*misc).minor = bindings::MISC_DYNAMIC_MINOR as _;
@@ -208,8 +207,7 @@ impl<T: MiscDevice> Drop for MiscDeviceRegistration<T> {
 unsafe fn borrow<'a, T: MiscDevice>(
     file: *mut bindings::file,
 ) -> <T::Ptr as ForeignOwnable>::Borrowed<'a> {
-    // SAFETY: `open_callback` stored `into_foreign` of a `T::Ptr`, which lives
-    // until `release_callback`; the VFS does not call other operations after it.
+    // SAFETY: `open_callback` stored `into_foreign` of a `T::Ptr`, which lives until `release_callback`; the VFS does not call other operations after it.
     unsafe { T::Ptr::borrow((*file).private_data) }
 }
 
@@ -221,11 +219,9 @@ unsafe extern "C" fn open_callback<T: MiscDevice>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> crate::ffi::c_int {
-    // SAFETY: `misc_open` put the `struct miscdevice` in `private_data` and
-    // holds the misc lock, so the registration that contains it is alive.
+    // SAFETY: `misc_open` put the `struct miscdevice` in `private_data` and holds the misc lock, so the registration that contains it is alive.
     let misc = unsafe { (*file).private_data } as *mut bindings::miscdevice;
-    // SAFETY: `misc` is the `inner` field of a `MiscDeviceRegistration<T>`
-    // (only those use `Vtable<T>`), so the containing object is valid.
+    // SAFETY: `misc` is the `inner` field of a `MiscDeviceRegistration<T>` (only those use `Vtable<T>`), so the containing object is valid.
     let reg = unsafe {
         &*(misc as *const u8)
             .sub(core::mem::offset_of!(MiscDeviceRegistration<T>, inner))
@@ -249,8 +245,7 @@ unsafe extern "C" fn release_callback<T: MiscDevice>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> crate::ffi::c_int {
-    // SAFETY: `private_data` holds `into_foreign` of the open data; release is
-    // the last operation on the file.
+    // SAFETY: `private_data` holds `into_foreign` of the open data; release is the last operation on the file.
     let ptr = unsafe { T::Ptr::from_foreign((*file).private_data) };
     T::release(ptr);
     0
@@ -320,8 +315,7 @@ unsafe extern "C" fn llseek_callback<T: MiscDevice>(
         };
         // SAFETY: The VFS passes a valid file opened by `open_callback`.
         let this = unsafe { borrow::<T>(file) };
-        // SAFETY: `file` is valid; like C drivers, the position is read and
-        // written without a lock (the VFS serialises for regular files only).
+        // SAFETY: `file` is valid; like C drivers, the position is read and written without a lock (the VFS serialises for regular files only).
         let pos = unsafe { (*file).f_pos };
         let new = T::llseek(this, pos, offset, whence)?;
         // SAFETY: As above.

@@ -124,6 +124,16 @@ unsafe impl<U: Sync> Sync for IdTable<U> {}
 unsafe impl<U: Sync> Send for IdTable<U> {}
 
 impl<U: 'static> IdTable<U> {
+    /// The number of IDs.
+    pub fn len(&self) -> usize {
+        self.info.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.info.is_empty()
+    }
+
     fn as_ptr(&self) -> *const bindings::pci_device_id {
         self.ids
     }
@@ -154,18 +164,6 @@ macro_rules! pci_device_table {
         static $name: $crate::pci::IdArray<$info, { [$(stringify!($id)),*].len() }> =
             $crate::pci::IdArray::new([$($id),*], [$($data),*]);
     };
-}
-
-impl<U: 'static> IdTable<U> {
-    /// The number of IDs.
-    pub fn len(&self) -> usize {
-        self.info.len()
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.info.is_empty()
-    }
 }
 
 /// A PCI driver.
@@ -217,16 +215,14 @@ unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
         module: &'static ThisModule,
     ) -> Result {
         let pdrv = reg.get();
-        // SAFETY: `pdrv` is valid and pinned (caller's guarantee), not yet
-        // registered, so we may write it.
+        // SAFETY: `pdrv` is valid and pinned (caller's guarantee), not yet registered, so we may write it.
         unsafe {
             (*pdrv).name = name.as_char_ptr();
             (*pdrv).probe = Some(Self::probe_callback);
             (*pdrv).remove = Some(Self::remove_callback);
             (*pdrv).id_table = T::ID_TABLE.as_ptr();
         }
-        // SAFETY: `pdrv` is a fully initialised `pci_driver` that stays pinned
-        // until `unregister`.
+        // SAFETY: `pdrv` is a fully initialised `pci_driver` that stays pinned until `unregister`.
         to_result(unsafe {
             bindings::__pci_register_driver(pdrv, module.as_ptr(), name.as_char_ptr())
         })
@@ -243,11 +239,9 @@ impl<T: Driver> Adapter<T> {
         pdev: *mut bindings::pci_dev,
         id: *const bindings::pci_device_id,
     ) -> core::ffi::c_int {
-        // SAFETY: The PCI core calls probe with a valid device, held locked and
-        // being bound to this driver for the duration of the call.
+        // SAFETY: The PCI core calls probe with a valid device, held locked and being bound to this driver for the duration of the call.
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
-        // SAFETY: The PCI core passes the entry of our table (or a dynamic ID)
-        // that matched; it is valid for the call.
+        // SAFETY: The PCI core passes the entry of our table (or a dynamic ID) that matched; it is valid for the call.
         let id = unsafe { &*id };
         let Some(info) = T::ID_TABLE.info(id) else {
             // A dynamic ID (sysfs new_id) whose driver_data indexes nothing.
@@ -273,8 +267,7 @@ impl<T: Driver> Adapter<T> {
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
         // SAFETY: `pdev` is valid.
         let ptr = unsafe { bindings::pci_get_drvdata(pdev) };
-        // SAFETY: A successful probe stored `into_foreign` of the driver's
-        // object; remove is called once per successful probe.
+        // SAFETY: A successful probe stored `into_foreign` of the driver's object; remove is called once per successful probe.
         let data = unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(ptr) };
         T::unbind(dev, data.as_ref());
         drop(data);
@@ -282,8 +275,7 @@ impl<T: Driver> Adapter<T> {
 }
 
 fn dev_err<Ctx: DeviceContext>(dev: &Device<Ctx>, msg: &CStr) {
-    // SAFETY: `dev` is valid; the format is a constant with one `%s` argument
-    // that is a valid C string.
+    // SAFETY: `dev` is valid; the format is a constant with one `%s` argument that is a valid C string.
     unsafe {
         bindings::_dev_err(
             dev.as_dev_raw(),
@@ -350,8 +342,7 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     ///
     /// `ptr` must be valid for `'a` and satisfy `Ctx`'s guarantee for `'a`.
     unsafe fn from_raw<'a>(ptr: *mut bindings::pci_dev) -> &'a Self {
-        // SAFETY: `Device` is a transparent wrapper of `pci_dev`; validity and
-        // context are the caller's guarantee.
+        // SAFETY: `Device` is a transparent wrapper of `pci_dev`; validity and context are the caller's guarantee.
         unsafe { &*ptr.cast::<Self>() }
     }
 
@@ -444,23 +435,15 @@ impl Device<Core> {
     pub fn enable_device_mem(&self) -> Result {
         // SAFETY: The device is valid and bound; the probe path may enable it.
         to_result(unsafe { bindings::pci_enable_device_mem(self.as_raw()) })?;
-        // SAFETY: `disable_device` is sound to call with this device until it is
-        // unbound (the device outlives its binding).
-        let r =
-            unsafe { devres::add_action(self, Self::disable_device, self.as_raw() as *mut c_void) };
-        if r.is_err() {
-            // SAFETY: We enabled it above.
-            unsafe { bindings::pci_disable_device(self.as_raw()) };
-        }
-        r
+        // SAFETY: `disable_device` is sound to call with this device until it is unbound (the device outlives its binding).
+        unsafe { devres::add_action_or_reset(self, Self::disable_device, self.as_raw().cast()) }
     }
 
     /// # Safety
     ///
     /// Called by devres, once at unbind, with the device `enable_device_mem` enabled.
     unsafe extern "C" fn disable_device(pdev: *mut c_void) {
-        // SAFETY: `pdev` is the device `enable_device_mem` enabled; devres runs
-        // this once, at unbind.
+        // SAFETY: `pdev` is the device `enable_device_mem` enabled; devres runs this once, at unbind.
         unsafe { bindings::pci_disable_device(pdev.cast()) }
     }
 
@@ -477,15 +460,8 @@ impl Device<Core> {
         // SAFETY: The device is valid and bound.
         let n = unsafe { bindings::pci_alloc_irq_vectors(self.as_raw(), min, max, types.0) };
         to_result(n)?;
-        // SAFETY: `free_irq_vectors` is sound to call once at unbind.
-        let r = unsafe {
-            devres::add_action(self, Self::free_irq_vectors, self.as_raw() as *mut c_void)
-        };
-        if let Err(e) = r {
-            // SAFETY: We allocated them above.
-            unsafe { bindings::pci_free_irq_vectors(self.as_raw()) };
-            return Err(e);
-        }
+        // SAFETY: `free_irq_vectors` is sound to call once, at unbind or now.
+        unsafe { devres::add_action_or_reset(self, Self::free_irq_vectors, self.as_raw().cast())? };
         Ok(n as u32)
     }
 
@@ -493,8 +469,7 @@ impl Device<Core> {
     ///
     /// Called by devres, once at unbind, with the device that has the vectors.
     unsafe extern "C" fn free_irq_vectors(pdev: *mut c_void) {
-        // SAFETY: `pdev` had vectors allocated by `alloc_irq_vectors`; devres
-        // runs this once, at unbind, after the IRQ registrations were released.
+        // SAFETY: `pdev` had vectors allocated by `alloc_irq_vectors`; devres runs this once, at unbind, after the IRQ registrations were released.
         unsafe { bindings::pci_free_irq_vectors(pdev.cast()) }
     }
 }
@@ -546,8 +521,7 @@ impl Device<Bound> {
 
     /// Which kind of interrupt the device uses now.
     pub fn irq_kind(&self) -> IrqKind {
-        // SAFETY: The device is valid; the flags change only in the probe and
-        // unbind paths of this driver.
+        // SAFETY: The device is valid; the flags change only in the probe and unbind paths of this driver.
         let (msi, msix) = unsafe {
             let d = self.as_raw();
             ((*d).msi_enabled() != 0, (*d).msix_enabled() != 0)
@@ -616,8 +590,7 @@ impl Deref for Device<Bound> {
 
 impl<Ctx: DeviceContext> AsRef<device::Device> for Device<Ctx> {
     fn as_ref(&self) -> &device::Device {
-        // SAFETY: The embedded `struct device` is valid as long as the PCI
-        // device is.
+        // SAFETY: The embedded `struct device` is valid as long as the PCI device is.
         unsafe { device::Device::as_ref(self.as_dev_raw()) }
     }
 }
@@ -668,8 +641,7 @@ impl<const SIZE: usize> Bar<SIZE> {
         if flags & bindings::IORESOURCE_MEM as usize == 0 {
             return Err(EINVAL);
         }
-        // SAFETY: The device is valid; `name` is static, as the resource keeps
-        // the pointer.
+        // SAFETY: The device is valid; `name` is static, as the resource keeps the pointer.
         to_result(unsafe {
             bindings::pci_request_region(pdev.as_raw(), num as _, name.as_char_ptr())
         })?;

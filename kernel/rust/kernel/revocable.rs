@@ -71,9 +71,7 @@ impl<T> Revocable<T> {
     pub fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
         let guard = rcu::read_lock();
         if self.is_available.load(Ordering::Relaxed) {
-            // SAFETY: The object is available and we are in an RCU read-side
-            // critical section that lasts as long as the returned guard, so by
-            // the type invariant it stays valid for the guard's lifetime.
+            // SAFETY: The object is available and we are in an RCU read-side critical section that lasts as long as the returned guard, so by the type invariant it stays valid for the guard's lifetime.
             let data = unsafe { &*self.data.get() };
             Some(RevocableGuard { data, _rcu: guard })
         } else {
@@ -85,8 +83,7 @@ impl<T> Revocable<T> {
     #[inline]
     pub fn try_access_with_guard<'a>(&'a self, _guard: &'a rcu::Guard) -> Option<&'a T> {
         if self.is_available.load(Ordering::Relaxed) {
-            // SAFETY: As in `try_access`; `_guard` proves that an RCU read-side
-            // critical section lasts at least for `'a`.
+            // SAFETY: As in `try_access`; `_guard` proves that an RCU read-side critical section lasts at least for `'a`.
             Some(unsafe { &*self.data.get() })
         } else {
             None
@@ -102,10 +99,7 @@ impl<T> Revocable<T> {
     pub fn revoke(&self) -> bool {
         if self.is_available.swap(false, Ordering::Relaxed) {
             rcu::synchronize_rcu();
-            // SAFETY: We are the only caller that saw `is_available == true` in
-            // the swap, and the grace period guarantees that every reader that
-            // saw it `true` has left its critical section, so nobody can reach
-            // `data` any more and it is dropped exactly once.
+            // SAFETY: We are the only caller that saw `is_available == true` in the swap, and the grace period guarantees that every reader that saw it `true` has left its critical section, so nobody can reach `data` any more and it is dropped exactly once.
             unsafe { ManuallyDrop::drop(&mut *self.data.get()) };
             true
         } else {
@@ -122,8 +116,7 @@ impl<T> Revocable<T> {
 impl<T> Drop for Revocable<T> {
     fn drop(&mut self) {
         if *self.is_available.get_mut() {
-            // SAFETY: We have exclusive access and the object was not revoked,
-            // so it is valid and dropped exactly once here.
+            // SAFETY: We have exclusive access and the object was not revoked, so it is valid and dropped exactly once here.
             unsafe { ManuallyDrop::drop(self.data.get_mut()) };
         }
     }
