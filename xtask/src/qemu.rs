@@ -44,7 +44,12 @@ pub fn exit_status(log: &str) -> Option<i32> {
 
 fn qemu_command(tools: &Tools, accel: &str, bz: &Path, initrd: &Path, append: &str) -> Command {
     let mut cmd = Command::new(&tools.qemu);
-    cmd.args(["-M", "q35", "-accel", accel, "-smp", "2", "-m", "1G"]);
+    // edu addresses 28 bits (256 MiB). x86 turns swiotlb on only above 4 GiB
+    // of RAM, and a forced bounce pool is allocated high in low memory, so
+    // with more RAM a streaming mapping of a buffer above 256 MiB fails
+    // (dma-direct warns "DMA addr ... overflow"). 256 MiB of RAM keeps every
+    // buffer and every bounce slot addressable by edu.
+    cmd.args(["-M", "q35", "-accel", accel, "-smp", "2", "-m", "256M"]);
     if accel == "tcg" {
         cmd.args(["-cpu", "max"]);
     } else {

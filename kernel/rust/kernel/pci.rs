@@ -533,6 +533,16 @@ impl Device<Bound> {
         }
     }
 
+    /// Sets the device's streaming and coherent DMA masks
+    /// (`dma_set_mask_and_coherent`) and returns the capability to allocate
+    /// and map DMA memory for it. `EIO` if the platform cannot satisfy `mask`.
+    pub fn dma_set_mask_and_coherent(
+        &self,
+        mask: crate::dma::DmaMask,
+    ) -> Result<crate::dma::DmaDevice> {
+        crate::dma::DmaDevice::set_mask_and_coherent(self, mask)
+    }
+
     /// Maps memory BAR `bar` of at least `SIZE` bytes, released at unbind.
     ///
     /// Fails with `EINVAL` for a BAR number past the standard BARs, an I/O-port

@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Direct memory access (DMA) through the unchanged C DMA API.
+//!
+//! C headers: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h),
+//! [`include/linux/dmapool.h`](srctree/include/linux/dmapool.h),
+//! [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
+//!
+//! The rules of `Documentation/core-api/dma-api.rst` are carried by types:
+//!
+//! - A driver gets a [`DmaDevice`] only by setting the device's DMA masks
+//!   ([`DmaDevice::set_mask_and_coherent`]); every allocator and mapper needs
+//!   one, so nothing is allocated or mapped before the mask is set.
+//! - Long-lived memory ([`CoherentAllocation`], [`DmaPool`]) is released when
+//!   the driver drops it or at unbind, whichever comes first.
+//! - Everything else happens inside an [`Access`]: a scope in which the device
+//!   is known to be bound. Unbind waits for every `Access` (and every owned
+//!   mapping or block) to end before it releases memory, so the device is never
+//!   left with a DMA address of freed memory, and [`DmaDevice::access`] fails
+//!   with `ENXIO` once the device is gone.
+//! - Streaming mappings ([`Mapping`], [`SgMapping`]) own or borrow their buffer,
+//!   so the CPU cannot touch it while the device owns it; [`Mapping::sync_for_cpu`]
+//!   hands it to the CPU and [`Mapping::sync_for_device`] gives it back. The
+//!   direction is a type parameter: syncs and unmaps always use the direction
+//!   and size of the map.
+
+use crate::{
+    alloc::{flags::GFP_KERNEL, Flags, KBox, KVec},
+    bindings, device,
+    driver::BoundDevice,
+    error::{code::*, to_result, Result},
+    page::{Page, PAGE_SIZE},
+    prelude::*,
+    sync::Arc,
+    types::{ARef, Opaque},
+};
+use core::{
+    ffi::c_void,
+    marker::PhantomData,
+    ptr::NonNull,
+    sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering},
+};
+
+mod coherent;
+mod map;
+mod pool;
+mod sg;
+
+pub use coherent::{CoherentAllocation, CoherentView};
+pub use map::{CpuOwned, DeviceOwned, Mapping, Owner};
+pub use pool::{DmaPool, OwnedPoolBlock, PoolBlock};
+pub use sg::{Segments, SgMapping};
+
+/// A bus address the device uses to reach memory (C `dma_addr_t`).
+pub type DmaAddress = bindings::dma_addr_t;
+
+/// The set of bus addresses a device can generate.
+///
+/// # Invariants
+///
+/// The value is `DMA_BIT_MASK(n)` for some `1 <= n <= 64`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::dma::DmaMask;
+///
+/// assert_eq!(DmaMask::new::<28>().value(), 0x0fff_ffff);
+/// assert_eq!(DmaMask::new::<64>().value(), u64::MAX);
+/// assert_eq!(DmaMask::try_new(32)?.value(), 0xffff_ffff);
+/// assert_eq!(DmaMask::try_new(65), Err(EINVAL));
+/// assert_eq!(DmaMask::try_new(0), Err(EINVAL));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DmaMask(u64);
+
+impl DmaMask {
+    /// The mask of `BITS` address bits; `BITS` outside `1..=64` does not compile.
+    pub const fn new<const BITS: u32>() -> Self {
+        const {
+            assert!(
+                BITS >= 1 && BITS <= 64,
+                "a DMA mask has between 1 and 64 bits"
+            )
+        };
+        Self::bits(BITS)
+    }
+
+    /// The mask of `bits` address bits, checked at run time: `EINVAL` outside `1..=64`.
+    pub const fn try_new(bits: u32) -> Result<Self> {
+        if bits >= 1 && bits <= 64 {
+            Ok(Self::bits(bits))
+        } else {
+            Err(EINVAL)
+        }
+    }
+
+    const fn bits(bits: u32) -> Self {
+        // INVARIANT: The callers checked `1 <= bits <= 64`.
+        if bits == 64 {
+            Self(u64::MAX)
+        } else {
+            Self((1u64 << bits) - 1)
+        }
+    }
+
+    /// The mask as the C API takes it.
+    pub const fn value(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The direction of a streaming mapping (C `enum dma_data_direction`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum DataDirection {
+    /// Both ways.
+    Bidirectional = bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+    /// The device reads the memory.
+    ToDevice = bindings::dma_data_direction_DMA_TO_DEVICE,
+    /// The device writes the memory.
+    FromDevice = bindings::dma_data_direction_DMA_FROM_DEVICE,
+}
+
+mod private {
+    pub trait Sealed {}
+}
+
+/// A direction as a type, so that a mapping carries it and every sync and unmap
+/// of the mapping uses it. Sealed: [`ToDevice`], [`FromDevice`] and
+/// [`Bidirectional`].
+pub trait Direction: private::Sealed + Send + Sync + 'static {
+    /// The C value.
+    const DIRECTION: DataDirection;
+}
+
+/// Directions in which the device writes the memory, so the CPU may read what
+/// it wrote after [`Mapping::sync_for_cpu`].
+pub trait DeviceWrites: Direction {}
+
+/// Directions in which the device reads the memory, so the CPU may fill it
+/// after [`Mapping::sync_for_cpu`] and before [`Mapping::sync_for_device`].
+pub trait DeviceReads: Direction {}
+
+/// The device reads the memory (`DMA_TO_DEVICE`).
+pub struct ToDevice;
+/// The device writes the memory (`DMA_FROM_DEVICE`).
+pub struct FromDevice;
+/// The device reads and writes the memory (`DMA_BIDIRECTIONAL`).
+pub struct Bidirectional;
+
+impl private::Sealed for ToDevice {}
+impl private::Sealed for FromDevice {}
+impl private::Sealed for Bidirectional {}
+impl Direction for ToDevice {
+    const DIRECTION: DataDirection = DataDirection::ToDevice;
+}
+impl Direction for FromDevice {
+    const DIRECTION: DataDirection = DataDirection::FromDevice;
+}
+impl Direction for Bidirectional {
+    const DIRECTION: DataDirection = DataDirection::Bidirectional;
+}
+impl DeviceReads for ToDevice {}
+impl DeviceReads for Bidirectional {}
+impl DeviceWrites for FromDevice {}
+impl DeviceWrites for Bidirectional {}
+
+/// The binding of a device as seen by its DMA users.
+///
+/// `users` counts one for the binding itself plus one per [`Access`], owned
+/// mapping and owned pool block; it drops to zero only after unbind started and
+/// every user ended, and never rises again. `idle` completes then.
+///
+/// # Invariants
+///
+/// - `dev` has its DMA masks set; it is bound to its driver while `users > 0`.
+/// - `idle` is an initialised `struct completion`.
+#[pin_data]
+struct Binding {
+    dev: ARef<device::Device>,
+    users: AtomicUsize,
+    unbinding: AtomicBool,
+    #[pin]
+    idle: Opaque<bindings::completion>,
+}
+
+// SAFETY: The fields are atomics, a reference-counted device (usable from any
+// thread) and a completion, which the C side protects with its own lock.
+unsafe impl Send for Binding {}
+// SAFETY: As above; all methods take `&self` and synchronise through atomics
+// or the completion.
+unsafe impl Sync for Binding {}
+
+impl Binding {
+    #[inline]
+    fn raw_dev(&self) -> *mut bindings::device {
+        self.dev.as_raw()
+    }
+
+    /// Adds a user; `ENXIO` once unbind started.
+    #[inline]
+    fn enter(&self) -> Result {
+        let mut n = self.users.load(Ordering::Relaxed);
+        loop {
+            if n == 0 || self.unbinding.load(Ordering::Relaxed) {
+                return Err(ENXIO);
+            }
+            match self
+                .users
+                .compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    /// Removes a user; the last one (after unbind started) completes `idle`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns one count taken by `enter` (or the binding's own count)
+    /// and does not use `self` after this call: once the count reaches zero the
+    /// unbinding thread may free it.
+    #[inline]
+    unsafe fn exit(&self) {
+        if self.users.fetch_sub(1, Ordering::Release) == 1 {
+            fence(Ordering::Acquire);
+            // SAFETY: `idle` is initialised (type invariant). `complete_all` is done with the completion before the waiter in `quiesce` can return, so freeing after it is fine.
+            unsafe { bindings::complete_all(self.idle.get()) };
+        }
+    }
+
+    /// Stops new users and waits until every user has ended. Called from devres
+    /// actions at unbind, before DMA memory of the device is released; later
+    /// calls return at once.
+    fn quiesce(&self) {
+        if !self.unbinding.swap(true, Ordering::Relaxed) {
+            // SAFETY: Only the first caller gives up the binding's own count.
+            unsafe { self.exit() };
+        }
+        loop {
+            // SAFETY: `idle` is initialised; we wait in process context (devres actions run from the unbinding thread).
+            let left = unsafe {
+                bindings::wait_for_completion_timeout(
+                    self.idle.get(),
+                    crate::time::msecs_to_jiffies(10_000),
+                )
+            };
+            if left != 0 {
+                return;
+            }
+            pr_warn!(
+                "dma: unbind of {:?} waits for {} DMA users (mappings or accesses still held)\n",
+                self.dev.as_raw(),
+                self.users.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// A device whose DMA masks are set: the capability every DMA allocator and
+/// mapper requires.
+///
+/// Cloning is cheap; clones may be kept anywhere (in open files, interrupt
+/// handlers). Operations fail with `ENXIO` once the device was unbound.
+///
+/// # Invariants
+///
+/// A devres action registered on the bound device holds one reference to
+/// `binding` and calls [`Binding::quiesce`] at unbind.
+#[derive(Clone)]
+pub struct DmaDevice {
+    binding: Arc<Binding>,
+}
+
+impl DmaDevice {
+    /// Sets the streaming and coherent masks to `mask`
+    /// (`dma_set_mask_and_coherent`). `EIO` if the platform cannot address
+    /// that mask.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{dma::{DmaDevice, DmaMask}, driver::BoundDevice, prelude::*};
+    ///
+    /// fn setup(dev: &impl BoundDevice) -> Result<DmaDevice> {
+    ///     DmaDevice::set_mask_and_coherent(dev, DmaMask::new::<28>())
+    /// }
+    /// ```
+    pub fn set_mask_and_coherent(dev: &impl BoundDevice, mask: DmaMask) -> Result<Self> {
+        // SAFETY: The device is valid and bound; the driver core serialises probe with other users of the mask.
+        to_result(unsafe {
+            bindings::dma_set_mask_and_coherent(dev.as_raw_bound(), mask.value())
+        })?;
+        Self::new(dev)
+    }
+
+    /// Sets the streaming mask (`dma_set_mask`) and the coherent mask
+    /// (`dma_set_coherent_mask`) separately.
+    pub fn set_masks(
+        dev: &impl BoundDevice,
+        streaming: DmaMask,
+        coherent: DmaMask,
+    ) -> Result<Self> {
+        // SAFETY: As in `set_mask_and_coherent`.
+        to_result(unsafe { bindings::dma_set_mask(dev.as_raw_bound(), streaming.value()) })?;
+        // SAFETY: As in `set_mask_and_coherent`.
+        to_result(unsafe {
+            bindings::dma_set_coherent_mask(dev.as_raw_bound(), coherent.value())
+        })?;
+        Self::new(dev)
+    }
+
+    fn new(dev: &impl BoundDevice) -> Result<Self> {
+        // SAFETY: The device is valid; `get_device` takes a reference.
+        let dev_ref = unsafe { device::Device::get_device(dev.as_raw_bound()) };
+        let binding = Arc::pin_init(
+            pin_init!(Binding {
+                dev: dev_ref,
+                users: AtomicUsize::new(1),
+                unbinding: AtomicBool::new(false),
+                // SAFETY: `init_completion` initialises the completion in place.
+                idle <- Opaque::ffi_init(|slot| unsafe { bindings::init_completion(slot) }),
+            }),
+            GFP_KERNEL,
+        )?;
+        let action = Arc::into_raw(binding.clone());
+        // SAFETY: `unbind_action` takes back this `Arc` reference exactly once, at unbind or now if registration fails.
+        unsafe {
+            crate::devres::add_action_or_reset(dev, Self::unbind_action, action as *mut c_void)?
+        };
+        // INVARIANT: The action holds one reference and quiesces at unbind.
+        Ok(Self { binding })
+    }
+
+    /// # Safety
+    ///
+    /// Called once, with the pointer `new` registered.
+    unsafe extern "C" fn unbind_action(ptr: *mut c_void) {
+        // SAFETY: `ptr` is the `Arc` reference `new` handed to the action.
+        let binding = unsafe { Arc::from_raw(ptr as *const Binding) };
+        binding.quiesce();
+    }
+
+    /// Enters a scope in which the device stays bound; `ENXIO` once unbind
+    /// started. Unbind waits for the scope to end: keep it short (one transfer).
+    #[inline]
+    pub fn access(&self) -> Result<Access<'_>> {
+        Ok(Access {
+            token: Token::new(&self.binding)?,
+            _dev: PhantomData,
+        })
+    }
+
+    /// Whether the device is still bound (it may be unbound right after).
+    pub fn is_bound(&self) -> bool {
+        !self.binding.unbinding.load(Ordering::Relaxed)
+    }
+
+    /// Maps `buf` for the device in direction `D` with a mapping that is not
+    /// tied to a scope, so it can be kept across an interrupt (a request in
+    /// flight). It holds the binding: unbind waits for it to be dropped.
+    pub fn map_owned<D: Direction, B: DmaBuffer + 'static>(
+        &self,
+        buf: B,
+    ) -> Result<Mapping<'static, D, B>> {
+        let token = Token::new(&self.binding)?;
+        Mapping::new(&self.binding, buf, Some(token))
+    }
+
+    /// The `struct device` of this DMA device.
+    pub fn as_raw(&self) -> *mut bindings::device {
+        self.binding.raw_dev()
+    }
+
+    /// Runs `f(data)` when the device is unbound (`devm_add_action`). Used by
+    /// long-lived allocations to release their memory; `f` must call
+    /// [`Binding::quiesce`] first. On error nothing was registered.
+    ///
+    /// # Safety
+    ///
+    /// `f(data)` must be sound to call once, at unbind, from the unbinding thread.
+    unsafe fn on_unbind(&self, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> Result {
+        // SAFETY: The caller guarantees `f(data)` is sound at unbind; the device is valid.
+        to_result(unsafe { bindings::devm_add_action(self.as_raw(), Some(f), data) })
+    }
+}
+
+/// One user count of a [`Binding`]: while it lives the device stays bound and
+/// the binding is not freed.
+///
+/// # Invariants
+///
+/// `0` points to a `Binding` on which this token holds one count from
+/// [`Binding::enter`].
+struct Token(NonNull<Binding>);
+
+// SAFETY: The count may be released from any thread; `Binding` is `Sync`.
+unsafe impl Send for Token {}
+// SAFETY: `&Token` exposes nothing.
+unsafe impl Sync for Token {}
+
+impl Token {
+    #[inline]
+    fn new(binding: &Binding) -> Result<Self> {
+        binding.enter()?;
+        // INVARIANT: We hold one count.
+        Ok(Self(NonNull::from(binding)))
+    }
+
+    #[inline]
+    fn binding(&self) -> &Binding {
+        // SAFETY: The binding is freed only after its count reached zero (the devres action holds a reference until then), and we hold a count.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for Token {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: We own one count (type invariant) and do not use the binding afterwards.
+        unsafe { self.0.as_ref().exit() };
+    }
+}
+
+/// A scope in which the device is bound: borrowed mappings, pool blocks and
+/// coherent views are made from it and cannot outlive it.
+pub struct Access<'a> {
+    token: Token,
+    _dev: PhantomData<&'a DmaDevice>,
+}
+
+impl Access<'_> {
+    #[inline]
+    fn binding(&self) -> &Binding {
+        self.token.binding()
+    }
+
+    /// Maps `buf` (owned, or borrowed as `&mut`) for the device in direction
+    /// `D` (`dma_map_single`, or `dma_map_page` for a [`Page`]). The mapping
+    /// lives at most as long as this scope; dropping it unmaps with the same
+    /// size and direction.
+    ///
+    /// `EINVAL` for an empty buffer, `ENOMEM` if the address cannot be mapped
+    /// (`dma_mapping_error`).
+    #[inline]
+    pub fn map_single<D: Direction, B: DmaBuffer>(&self, buf: B) -> Result<Mapping<'_, D, B>> {
+        Mapping::new(self.binding(), buf, None)
+    }
+
+    /// Maps a list of buffers as one scatter-gather list (`dma_map_sgtable`).
+    pub fn map_sg<'b, D: Direction, B: DmaBuffer>(
+        &'b self,
+        bufs: &'b mut [B],
+    ) -> Result<SgMapping<'b, D, B>> {
+        SgMapping::new(self.binding(), bufs)
+    }
+}
+
+/// Where a [`DmaBuffer`]'s bytes are.
+pub enum DmaTarget {
+    /// A kernel virtual address in the linear map (kmalloc memory).
+    Virt(*mut u8),
+    /// A page (mapped with `dma_map_page`).
+    Page(*mut bindings::page),
+}
+
+/// Memory a device may be given by a streaming mapping.
+///
+/// Stack and vmalloc memory are not mappable (`dma-api-howto.rst`, "What
+/// memory is DMA'able?"): only types that own or borrow kmalloc or page
+/// allocator memory implement this trait, so mapping anything else does not
+/// compile.
+///
+/// # Safety
+///
+/// `target` and `dma_len` describe `dma_len()` bytes that are physically
+/// contiguous, come from the page or slab allocator, stay allocated and in
+/// place while `self` lives, and are reachable only through `self`. For
+/// [`DmaTarget::Page`] the bytes are the first `dma_len()` of the page.
+pub unsafe trait DmaBuffer: Send {
+    /// Where the bytes are.
+    fn target(&mut self) -> DmaTarget;
+    /// How many bytes are mapped.
+    fn dma_len(&self) -> usize;
+}
+
+// SAFETY: A `KVec` owns a kmalloc buffer (physically contiguous, linear map) of at least `len()` initialised bytes that only moves when the vector grows, which needs `&mut` access the mapping does not give out.
+unsafe impl DmaBuffer for KVec<u8> {
+    #[inline]
+    fn target(&mut self) -> DmaTarget {
+        DmaTarget::Virt(self.as_mut_ptr())
+    }
+    #[inline]
+    fn dma_len(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: A `KBox` owns a kmalloc allocation of `N` bytes that never moves.
+unsafe impl<const N: usize> DmaBuffer for KBox<[u8; N]> {
+    #[inline]
+    fn target(&mut self) -> DmaTarget {
+        DmaTarget::Virt(self.as_mut_ptr())
+    }
+    #[inline]
+    fn dma_len(&self) -> usize {
+        N
+    }
+}
+
+// SAFETY: A `Page` owns one page from the page allocator.
+unsafe impl DmaBuffer for Page {
+    #[inline]
+    fn target(&mut self) -> DmaTarget {
+        DmaTarget::Page(self.as_ptr())
+    }
+    #[inline]
+    fn dma_len(&self) -> usize {
+        PAGE_SIZE
+    }
+}
+
+// SAFETY: The exclusive borrow gives the same guarantees as `B` for its lifetime, which bounds the mapping's.
+unsafe impl<B: DmaBuffer> DmaBuffer for &mut B {
+    #[inline]
+    fn target(&mut self) -> DmaTarget {
+        (**self).target()
+    }
+    #[inline]
+    fn dma_len(&self) -> usize {
+        (**self).dma_len()
+    }
+}
+
+/// The CPU address of a buffer's bytes; `EINVAL` for a page without a kernel
+/// mapping (highmem).
+fn cpu_addr<B: DmaBuffer>(buf: &mut B) -> Result<*mut u8> {
+    let p = match buf.target() {
+        DmaTarget::Virt(p) => p,
+        // SAFETY: The page is valid (the buffer's guarantee); `page_address` only reads it.
+        DmaTarget::Page(page) => unsafe { bindings::page_address(page) }.cast(),
+    };
+    if p.is_null() {
+        return Err(EINVAL);
+    }
+    Ok(p)
+}
+
+/// Checks a mapping result (`dma_mapping_error`): `ENOMEM` on failure.
+#[inline]
+fn check_mapping(dev: *mut bindings::device, handle: DmaAddress) -> Result<DmaAddress> {
+    // SAFETY: `dev` is a valid device; `dma_mapping_error` only compares (and tells DMA debugging the check was done).
+    if unsafe { bindings::dma_mapping_error(dev, handle) } != 0 {
+        return Err(ENOMEM);
+    }
+    Ok(handle)
+}
+
+/// GFP flags without `__GFP_HIGHMEM` (DMA memory needs a kernel mapping).
+fn dma_gfp(flags: Flags) -> u32 {
+    flags.as_raw() & !bindings::__GFP_HIGHMEM
+}
