@@ -177,7 +177,7 @@ fn dma_streaming_borrowed() -> Result {
     let mut back = zeroed(EDU_BUF_LEN)?;
     let m = acc.map_single::<FromDevice, _>(&mut back)?;
     from_edu(&b, 0, m.dma_handle(), EDU_BUF_LEN)?;
-    let cpu = m.sync_for_cpu();
+    let cpu = m.sync_for_cpu()?;
     expect(cpu.as_slice() == &out[..], "bytes written by the device")?;
     drop(cpu);
     expect(back == out, "buffer after unmap")
@@ -190,12 +190,12 @@ fn dma_streaming_bidirectional() -> Result {
     let m = acc.map_single::<Bidirectional, _>(&mut buf)?;
     // Device reads the buffer; the CPU then rewrites it and hands it back.
     to_edu(&b, m.dma_handle(), 1024, 1024)?;
-    let mut cpu = m.sync_for_cpu();
+    let mut cpu = m.sync_for_cpu()?;
     cpu.as_mut_slice().fill(0xee);
     let m = cpu.sync_for_device();
     // The device overwrites it with what it read first.
     from_edu(&b, 1024, m.dma_handle(), 1024)?;
-    let cpu = m.sync_for_cpu();
+    let cpu = m.sync_for_cpu()?;
     let want = pattern(1024, 1)?;
     expect(
         cpu.as_slice() == &want[..],
@@ -215,10 +215,10 @@ fn dma_streaming_owned() -> Result {
     let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
     let m = b.dma.map_owned::<FromDevice, _>(page)?;
     from_edu(&b, 0, m.dma_handle(), EDU_BUF_LEN)?;
-    let cpu = m.sync_for_cpu();
+    let cpu = m.sync_for_cpu()?;
     expect(cpu.len() == PAGE_SIZE, "a page is mapped whole")?;
     expect(
-        &cpu.as_slice()[..EDU_BUF_LEN] == &sent[..],
+        cpu.as_slice()[..EDU_BUF_LEN] == sent[..],
         "page written by the device",
     )
 }

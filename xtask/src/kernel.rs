@@ -29,6 +29,12 @@ pub const TEST: Flavor = Flavor {
     fragments: &["base", "debug"],
 };
 
+/// The kernel `bench` boots: the base configuration without checkers.
+pub const BENCH: Flavor = Flavor {
+    name: "bench",
+    fragments: &["base", "bench"],
+};
+
 /// A built kernel flavor.
 pub struct Built {
     pub src: PathBuf,
@@ -307,14 +313,19 @@ fn configure(p: &Project, b: &Built, flavor: &Flavor, tools: &Tools) -> Result<S
     quiet(&mut merge)?;
     quiet(b.make(tools).arg("olddefconfig"))?;
     let config = fs::read_to_string(b.out.join(".config"))?;
-    let mut missing = Vec::new();
+    // A later fragment overrides an earlier one: check the last value of each option.
+    let mut wanted: Vec<(String, String)> = Vec::new();
     for (_, text) in &frags {
         for (k, v) in fragment_options(text) {
-            if config_value(&config, &k) != v {
-                missing.push(format!("{k}={v}"));
-            }
+            wanted.retain(|(seen, _)| *seen != k);
+            wanted.push((k, v));
         }
     }
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|(k, v)| config_value(&config, k) != *v)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     if !missing.is_empty() {
         bail!(
             "the kernel configuration refused {} (unmet dependencies; for CONFIG_RUST see `make rustavailable`)",

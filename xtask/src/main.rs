@@ -3,6 +3,7 @@
 //! Every command first does whatever set-up it depends on that is missing
 //! (toolchain, kernel, modules), idempotently, and says what it is doing.
 
+mod bench;
 mod demo;
 mod initramfs;
 mod kernel;
@@ -49,6 +50,7 @@ commands:
                --timeout SECS  kill QEMU after this long (default 300)
   test       build, boot and run every test; ends with `N passed, N failed`
   demo       build, boot and show what dmabridge does
+  bench dma  time the DMA bindings against direct C calls (benchmark kernel)
 ";
 
 /// Options of `run`.
@@ -127,6 +129,7 @@ fn dispatch(args: &[String]) -> Result<i32> {
             no_options("test")?;
             test::test(&p)
         }
+        "bench" => bench::bench(&p, rest),
         "demo" => {
             no_options("demo")?;
             demo::demo(&p)

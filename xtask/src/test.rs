@@ -6,7 +6,7 @@ use crate::kernel::{self, Built};
 use crate::ktap::{self, Outcome, TestResult};
 use crate::modules::make_external;
 use crate::qemu::BootOpts;
-use crate::util::{files_below, say, Result};
+use crate::util::{files_below, say, write_if_changed, Result};
 use crate::Project;
 use std::fs;
 use std::path::PathBuf;
@@ -212,6 +212,9 @@ fn compile_fail(p: &Project, b: &Built, t: &mut Tally) -> Result {
         say("test", &format!("compile-fail: {name}"));
         let expected = fs::read_to_string(case.join("expected.txt")).unwrap_or_default();
         let dest = p.build.join("compile-fail").join(&name);
+        // The shared module wrapper some cases `include!`.
+        let wrapper = dir.join("case_module.rs");
+        write_if_changed(&dest.join("case_module.rs"), &fs::read(&wrapper)?)?;
         let r = make_external(p, b, &case, &dest, &format!("compile-fail-{name}"))?;
         let verdict = if expected.trim().is_empty() {
             Err("expected.txt is missing or empty".to_string())

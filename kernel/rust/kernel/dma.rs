@@ -176,10 +176,12 @@ impl DeviceWrites for Bidirectional {}
 /// # Invariants
 ///
 /// - `dev` has its DMA masks set; it is bound to its driver while `users > 0`.
+/// - `raw` is `dev`'s `struct device`.
 /// - `idle` is an initialised `struct completion`.
 #[pin_data]
 struct Binding {
     dev: ARef<device::Device>,
+    raw: *mut bindings::device,
     users: AtomicUsize,
     unbinding: AtomicBool,
     #[pin]
@@ -196,7 +198,7 @@ unsafe impl Sync for Binding {}
 impl Binding {
     #[inline]
     fn raw_dev(&self) -> *mut bindings::device {
-        self.dev.as_raw()
+        self.raw
     }
 
     /// Adds a user; `ENXIO` once unbind started.
@@ -253,8 +255,7 @@ impl Binding {
                 return;
             }
             pr_warn!(
-                "dma: unbind of {:?} waits for {} DMA users (mappings or accesses still held)\n",
-                self.dev.as_raw(),
+                "dma: unbind waits for {} DMA users (an access scope, mapping or pool block still held)\n",
                 self.users.load(Ordering::Relaxed)
             );
         }
@@ -317,9 +318,11 @@ impl DmaDevice {
     fn new(dev: &impl BoundDevice) -> Result<Self> {
         // SAFETY: The device is valid; `get_device` takes a reference.
         let dev_ref = unsafe { device::Device::get_device(dev.as_raw_bound()) };
+        let raw = dev.as_raw_bound();
         let binding = Arc::pin_init(
             pin_init!(Binding {
                 dev: dev_ref,
+                raw,
                 users: AtomicUsize::new(1),
                 unbinding: AtomicBool::new(false),
                 // SAFETY: `init_completion` initialises the completion in place.
@@ -538,6 +541,7 @@ unsafe impl<B: DmaBuffer> DmaBuffer for &mut B {
 
 /// The CPU address of a buffer's bytes; `EINVAL` for a page without a kernel
 /// mapping (highmem).
+#[inline]
 fn cpu_addr<B: DmaBuffer>(buf: &mut B) -> Result<*mut u8> {
     let p = match buf.target() {
         DmaTarget::Virt(p) => p,
@@ -550,17 +554,67 @@ fn cpu_addr<B: DmaBuffer>(buf: &mut B) -> Result<*mut u8> {
     Ok(p)
 }
 
-/// Checks a mapping result (`dma_mapping_error`): `ENOMEM` on failure.
+// 6.12 cannot inline C helpers into Rust, and a call per operation is a
+// measurable cost next to these small functions (see docs/performance.md).
+// The three `static inline` functions of `<linux/dma-mapping.h>` below are
+// therefore mirrored line for line: they only test a flag and call the same
+// exported functions the C versions call.
+
+/// `dma_mapping_error()`: tells DMA debugging the check was made, then
+/// compares. `ENOMEM` on failure, as the C function returns.
 #[inline]
 fn check_mapping(dev: *mut bindings::device, handle: DmaAddress) -> Result<DmaAddress> {
-    // SAFETY: `dev` is a valid device; `dma_mapping_error` only compares (and tells DMA debugging the check was done).
-    if unsafe { bindings::dma_mapping_error(dev, handle) } != 0 {
+    #[cfg(CONFIG_DMA_API_DEBUG)]
+    // SAFETY: `dev` is a valid device; the call only records that the address was checked.
+    unsafe {
+        bindings::debug_dma_mapping_error(dev, handle)
+    };
+    #[cfg(not(CONFIG_DMA_API_DEBUG))]
+    let _ = dev;
+    if handle == !0 {
         return Err(ENOMEM);
     }
     Ok(handle)
 }
 
+/// `dma_dev_need_sync()`: whether syncs must call into the DMA core.
+#[inline]
+#[cfg(CONFIG_DMA_NEED_SYNC)]
+fn need_sync(dev: *mut bindings::device) -> bool {
+    // SAFETY: `dev` is a valid device; `dma_skip_sync` is a flag the DMA core sets at mapping time, read here as the C inline reads it.
+    cfg!(CONFIG_DMA_API_DEBUG) || !unsafe { (*dev).dma_skip_sync() }
+}
+
+/// `dma_sync_single_for_cpu()` / `dma_sync_single_for_device()`.
+///
+/// # Safety
+///
+/// `handle` maps `len` bytes on `dev` in direction `dir`.
+#[inline]
+unsafe fn sync_single(
+    dev: *mut bindings::device,
+    handle: DmaAddress,
+    len: usize,
+    dir: DataDirection,
+    for_cpu: bool,
+) {
+    #[cfg(CONFIG_DMA_NEED_SYNC)]
+    if need_sync(dev) {
+        let dir = dir as bindings::dma_data_direction;
+        if for_cpu {
+            // SAFETY: The caller guarantees the mapping.
+            unsafe { bindings::__dma_sync_single_for_cpu(dev, handle, len, dir) };
+        } else {
+            // SAFETY: The caller guarantees the mapping.
+            unsafe { bindings::__dma_sync_single_for_device(dev, handle, len, dir) };
+        }
+    }
+    #[cfg(not(CONFIG_DMA_NEED_SYNC))]
+    let _ = (dev, handle, len, dir, for_cpu);
+}
+
 /// GFP flags without `__GFP_HIGHMEM` (DMA memory needs a kernel mapping).
+#[inline]
 fn dma_gfp(flags: Flags) -> u32 {
     flags.as_raw() & !bindings::__GFP_HIGHMEM
 }

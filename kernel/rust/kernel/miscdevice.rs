@@ -18,7 +18,7 @@ use crate::{
     alloc::{flags::GFP_KERNEL, KBox},
     bindings,
     error::{code::*, from_result, to_result, Result},
-    str::CStr,
+    str::{CStr, CString},
     types::{ForeignOwnable, Opaque},
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
     ThisModule,
@@ -151,6 +151,8 @@ impl<T: MiscDevice> Vtable<T> {
 pub struct MiscDeviceRegistration<T: MiscDevice> {
     inner: Opaque<bindings::miscdevice>,
     data: T::Data,
+    /// The name, when it is not `'static` (the misc core keeps the pointer).
+    _name: Option<CString>,
 }
 
 // SAFETY: The registration is used by the misc core under its own lock; `data`
@@ -167,19 +169,41 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
         vtable: &'static Vtable<T>,
         data: T::Data,
     ) -> Result<Pin<KBox<Self>>> {
+        Self::register_inner(name.as_char_ptr(), None, vtable, data)
+    }
+
+    /// Registers `/dev/<name>` for a name made at run time (e.g. `edu0`); the
+    /// registration keeps the name.
+    pub fn register_named(
+        name: CString,
+        vtable: &'static Vtable<T>,
+        data: T::Data,
+    ) -> Result<Pin<KBox<Self>>> {
+        // The string's buffer does not move when `name` moves into the box.
+        let ptr = name.as_char_ptr();
+        Self::register_inner(ptr, Some(name), vtable, data)
+    }
+
+    fn register_inner(
+        name: *const crate::ffi::c_char,
+        owned: Option<CString>,
+        vtable: &'static Vtable<T>,
+        data: T::Data,
+    ) -> Result<Pin<KBox<Self>>> {
         let this = KBox::pin(
             Self {
                 inner: Opaque::uninit(),
                 data,
+                _name: owned,
             },
             GFP_KERNEL,
         )?;
         let misc = this.inner.get();
-        // SAFETY: `misc` points into the pinned box; zero it and fill the fields the misc core reads before registering.
+        // SAFETY: `misc` points into the pinned box; zero it and fill the fields the misc core reads before registering. `name` is static or owned by the box, so it outlives the registration.
         unsafe {
             misc.write(core::mem::zeroed());
             (*misc).minor = bindings::MISC_DYNAMIC_MINOR as _;
-            (*misc).name = name.as_char_ptr();
+            (*misc).name = name;
             (*misc).fops = &vtable.0;
         }
         // SAFETY: `misc` is initialised and pinned until `drop` deregisters it.

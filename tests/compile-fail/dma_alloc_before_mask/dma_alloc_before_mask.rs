@@ -11,16 +11,4 @@ pub fn probe_part(pdev: &pci::Device<Core>) -> Result<CoherentAllocation<u64>> {
     CoherentAllocation::<u64>::alloc_coherent(pdev, 64, GFP_KERNEL)
 }
 
-struct Case;
-
-impl kernel::Module for Case {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Case)
-    }
-}
-
-module! {
-    type: Case,
-    name: "dma_alloc_before_mask",
-    license: "GPL v2",
-}
+include!("case_module.rs");

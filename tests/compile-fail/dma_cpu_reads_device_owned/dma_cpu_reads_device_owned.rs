@@ -16,16 +16,4 @@ pub fn receive(acc: &Access<'_>, buf: &mut KVec<u8>) -> Result<u8> {
     Ok(first)
 }
 
-struct Case;
-
-impl kernel::Module for Case {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Case)
-    }
-}
-
-module! {
-    type: Case,
-    name: "dma_cpu_reads_device_owned",
-    license: "GPL v2",
-}
+include!("case_module.rs");

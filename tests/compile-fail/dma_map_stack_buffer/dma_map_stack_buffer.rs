@@ -15,16 +15,4 @@ pub fn send(acc: &Access<'_>) -> Result {
     Ok(())
 }
 
-struct Case;
-
-impl kernel::Module for Case {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Case)
-    }
-}
-
-module! {
-    type: Case,
-    name: "dma_map_stack_buffer",
-    license: "GPL v2",
-}
+include!("case_module.rs");

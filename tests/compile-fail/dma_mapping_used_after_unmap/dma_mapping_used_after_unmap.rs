@@ -14,16 +14,4 @@ pub fn send(acc: &Access<'_>, buf: KVec<u8>) -> Result<DmaAddress> {
     Ok(m.dma_handle())
 }
 
-struct Case;
-
-impl kernel::Module for Case {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Case)
-    }
-}
-
-module! {
-    type: Case,
-    name: "dma_mapping_used_after_unmap",
-    license: "GPL v2",
-}
+include!("case_module.rs");

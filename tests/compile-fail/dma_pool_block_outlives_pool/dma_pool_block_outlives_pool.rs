@@ -19,16 +19,4 @@ pub fn leak(dma: &DmaDevice, acc: &Access<'_>) -> Result {
     Ok(())
 }
 
-struct Case;
-
-impl kernel::Module for Case {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Case)
-    }
-}
-
-module! {
-    type: Case,
-    name: "dma_pool_block_outlives_pool",
-    license: "GPL v2",
-}
+include!("case_module.rs");

@@ -12,20 +12,8 @@ use kernel::{
 
 pub fn read_back(acc: &Access<'_>, buf: &mut KVec<u8>) -> Result<u8> {
     let m = acc.map_single::<ToDevice, _>(buf)?;
-    let cpu = m.sync_for_cpu();
+    let cpu = m.sync_for_cpu()?;
     Ok(cpu.as_slice()[0])
 }
 
-struct Case;
-
-impl kernel::Module for Case {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Case)
-    }
-}
-
-module! {
-    type: Case,
-    name: "dma_wrong_direction_sync",
-    license: "GPL v2",
-}
+include!("case_module.rs");

@@ -74,7 +74,8 @@ impl Raw {
 /// # Invariants
 ///
 /// `raw` holds `count * size_of::<T>()` bytes (`count > 0`), aligned for `T`
-/// (coherent allocations are page aligned).
+/// (coherent allocations are page aligned); `binding`, `cpu` and `handle` are
+/// copies of `raw`'s fields.
 ///
 /// # Examples
 ///
@@ -93,9 +94,18 @@ impl Raw {
 /// ```
 pub struct CoherentAllocation<T: FromBytes + AsBytes> {
     raw: Arc<Raw>,
+    // Copies of `raw`'s fields, read without going through the `Arc`.
+    binding: *const Binding,
+    cpu: *mut T,
+    handle: DmaAddress,
     count: usize,
     _t: PhantomData<T>,
 }
+
+// SAFETY: The allocation is plain memory owned by this object; `Raw` and `Binding` are `Send + Sync`.
+unsafe impl<T: FromBytes + AsBytes + Send> Send for CoherentAllocation<T> {}
+// SAFETY: `&self` only gives volatile access through views and copies of plain values.
+unsafe impl<T: FromBytes + AsBytes + Sync> Sync for CoherentAllocation<T> {}
 
 impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
     /// Allocates `count` objects of `T` (`dma_alloc_coherent`); with
@@ -141,6 +151,9 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
             return Err(e);
         }
         Ok(Self {
+            binding: &*raw.binding,
+            cpu: cpu.cast(),
+            handle,
             raw,
             count,
             _t: PhantomData,
@@ -159,7 +172,7 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
 
     /// The DMA address of the first object, to program the device with.
     pub fn dma_handle(&self) -> DmaAddress {
-        self.raw.handle
+        self.handle
     }
 
     /// The DMA address of object `i`; `EINVAL` past the end.
@@ -167,19 +180,22 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
         if i >= self.count {
             return Err(EINVAL);
         }
-        Ok(self.raw.handle + (i * core::mem::size_of::<T>()) as DmaAddress)
+        Ok(self.handle + (i * core::mem::size_of::<T>()) as DmaAddress)
     }
 
     /// Opens a view for CPU access; `ENXIO` once the device is unbound. Unbind
     /// waits for the view to end before it frees the memory.
     #[inline]
     pub fn access(&self) -> Result<CoherentView<'_, T>> {
-        let token = Token::new(&self.raw.binding)?;
+        // SAFETY: `raw` holds a reference to the binding for as long as `self` lives.
+        let token = Token::new(unsafe { &*self.binding })?;
         if self.raw.freed.load(Ordering::Acquire) {
             return Err(ENXIO);
         }
         Ok(CoherentView {
-            alloc: self,
+            ptr: self.cpu,
+            count: self.count,
+            _alloc: PhantomData,
             _token: token,
         })
     }
@@ -195,31 +211,38 @@ impl<T: FromBytes + AsBytes> Drop for CoherentAllocation<T> {
 
 /// CPU access to a [`CoherentAllocation`], while the device is known to be
 /// bound. Every access is volatile (C `READ_ONCE`/`WRITE_ONCE`, `memcpy`).
+///
+/// # Invariants
+///
+/// `ptr`/`count` are the allocation's, which lives at least for `'a` and is not
+/// freed while `_token` keeps the device bound.
 pub struct CoherentView<'a, T: FromBytes + AsBytes> {
-    alloc: &'a CoherentAllocation<T>,
+    ptr: *mut T,
+    count: usize,
+    _alloc: PhantomData<&'a CoherentAllocation<T>>,
     _token: Token,
 }
 
 impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
     #[inline]
     fn ptr(&self) -> *mut T {
-        self.alloc.raw.cpu.cast()
+        self.ptr
     }
 
     /// Reads object `i`; `EINVAL` past the end.
     #[inline]
     pub fn read(&self, i: usize) -> Result<T> {
-        if i >= self.alloc.count {
+        if i >= self.count {
             return Err(EINVAL);
         }
-        // SAFETY: `i < count`, so the object is inside the live allocation (the view keeps the device bound, so unbind cannot free it; `&self.alloc` prevents a drop); `T: FromBytes` accepts any bytes the device wrote.
+        // SAFETY: `i < count`, so the object is inside the live allocation (the view keeps the device bound, so unbind cannot free it, and borrows the allocation, so it cannot be dropped); `T: FromBytes` accepts any bytes the device wrote.
         Ok(unsafe { self.ptr().add(i).read_volatile() })
     }
 
     /// Writes object `i`; `EINVAL` past the end.
     #[inline]
     pub fn write(&self, i: usize, value: T) -> Result {
-        if i >= self.alloc.count {
+        if i >= self.count {
             return Err(EINVAL);
         }
         // SAFETY: As in `read`; the memory is shared with the device, so the write is volatile and needs no exclusive reference.
@@ -231,7 +254,7 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
     /// is past the end (nothing is copied then).
     pub fn copy_from_slice(&self, start: usize, src: &[T]) -> Result {
         let end = start.checked_add(src.len()).ok_or(EINVAL)?;
-        if end > self.alloc.count {
+        if end > self.count {
             return Err(EINVAL);
         }
         // SAFETY: The range is inside the live allocation; `src` is ordinary memory that cannot overlap DMA memory the allocation owns.
@@ -243,7 +266,7 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
     /// is past the end (nothing is copied then).
     pub fn copy_to_slice(&self, start: usize, dst: &mut [T]) -> Result {
         let end = start.checked_add(dst.len()).ok_or(EINVAL)?;
-        if end > self.alloc.count {
+        if end > self.count {
             return Err(EINVAL);
         }
         // SAFETY: As in `copy_from_slice`; `T: FromBytes` accepts any bytes.

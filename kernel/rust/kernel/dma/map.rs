@@ -3,8 +3,8 @@
 //! Streaming mappings of one buffer (`dma_map_single`, `dma_map_page`).
 
 use super::{
-    check_mapping, cpu_addr, Binding, DeviceReads, DeviceWrites, Direction, DmaAddress, DmaBuffer,
-    DmaTarget, Token,
+    check_mapping, cpu_addr, sync_single, Binding, DeviceReads, DeviceWrites, Direction,
+    DmaAddress, DmaBuffer, DmaTarget, Token,
 };
 use crate::{bindings, error::code::*, error::Result};
 use core::{marker::PhantomData, mem::ManuallyDrop};
@@ -37,8 +37,8 @@ impl Owner for CpuOwned {
 /// # Invariants
 ///
 /// `handle` is the DMA address of a successful map of `len` bytes of `buf` on
-/// `dev` in the mapping's direction, not yet unmapped; `cpu` is the CPU
-/// address of those bytes.
+/// `dev` in the mapping's direction, not yet unmapped. In a [`CpuOwned`]
+/// mapping, `cpu` is the CPU address of those bytes.
 struct Inner<B: DmaBuffer> {
     buf: B,
     dev: *mut bindings::device,
@@ -70,7 +70,7 @@ struct Inner<B: DmaBuffer> {
 ///     let m = acc.map_single::<FromDevice, _>(buf)?;
 ///     let _bus_address = m.dma_handle(); // Program the device with it.
 ///     // The device writes the buffer; then:
-///     let cpu = m.sync_for_cpu();
+///     let cpu = m.sync_for_cpu()?;
 ///     Ok(cpu.as_slice()[0])
 /// }
 /// ```
@@ -93,7 +93,6 @@ impl<'a, D: Direction, B: DmaBuffer> Mapping<'a, D, B> {
         }
         let dev = binding.raw_dev();
         let dir = D::DIRECTION as bindings::dma_data_direction;
-        let cpu = cpu_addr(&mut buf)?;
         let handle = match buf.target() {
             // SAFETY: `p` is `len` bytes of linear-map memory owned or exclusively borrowed by `buf` (`DmaBuffer` guarantee); `dev` is bound with its mask set.
             DmaTarget::Virt(p) => unsafe {
@@ -111,7 +110,7 @@ impl<'a, D: Direction, B: DmaBuffer> Mapping<'a, D, B> {
                 buf,
                 dev,
                 handle,
-                cpu,
+                cpu: core::ptr::null_mut(),
                 len,
                 _token: token,
             }),
@@ -126,19 +125,24 @@ impl<'a, D: Direction, B: DmaBuffer> Mapping<'a, D, B> {
     }
 
     /// Hands the buffer to the CPU (`dma_sync_single_for_cpu`).
+    ///
+    /// A [`Page`](crate::page::Page) without a kernel mapping (highmem) cannot
+    /// be reached by the CPU: this fails with `EINVAL` then, and the mapping is
+    /// unmapped.
     #[inline]
-    pub fn sync_for_cpu(self) -> Mapping<'a, D, B, CpuOwned> {
-        let inner = self.into_inner();
-        // SAFETY: By the invariant `handle` maps `len` bytes in direction `D` on `dev`.
-        unsafe {
-            bindings::dma_sync_single_for_cpu(
-                inner.dev,
-                inner.handle,
-                inner.len,
-                D::DIRECTION as bindings::dma_data_direction,
-            )
+    pub fn sync_for_cpu(self) -> Result<Mapping<'a, D, B, CpuOwned>> {
+        let mut inner = self.into_inner();
+        inner.cpu = match cpu_addr(&mut inner.buf) {
+            Ok(p) => p,
+            Err(e) => {
+                // SAFETY: Mapped (invariant), unmapped once here; `inner` is dropped after.
+                unsafe { Self::unmap_inner(&inner) };
+                return Err(e);
+            }
         };
-        Mapping::from_inner(inner)
+        // SAFETY: By the invariant `handle` maps `len` bytes in direction `D` on `dev`.
+        unsafe { sync_single(inner.dev, inner.handle, inner.len, D::DIRECTION, true) };
+        Ok(Mapping::from_inner(inner))
     }
 }
 
@@ -148,14 +152,7 @@ impl<'a, D: Direction, B: DmaBuffer> Mapping<'a, D, B, CpuOwned> {
     pub fn sync_for_device(self) -> Mapping<'a, D, B, DeviceOwned> {
         let inner = self.into_inner();
         // SAFETY: By the invariant `handle` maps `len` bytes in direction `D` on `dev`.
-        unsafe {
-            bindings::dma_sync_single_for_device(
-                inner.dev,
-                inner.handle,
-                inner.len,
-                D::DIRECTION as bindings::dma_data_direction,
-            )
-        };
+        unsafe { sync_single(inner.dev, inner.handle, inner.len, D::DIRECTION, false) };
         Mapping::from_inner(inner)
     }
 }

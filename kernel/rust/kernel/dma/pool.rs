@@ -86,13 +86,23 @@ impl Drop for Shared {
 /// ```
 pub struct DmaPool<T: FromBytes + AsBytes> {
     shared: Arc<Shared>,
+    // Copies of the `RawPool` fields, read without going through the `Arc`s.
+    binding: *const Binding,
+    pool: *mut bindings::dma_pool,
     _t: PhantomData<T>,
 }
+
+// SAFETY: `struct dma_pool` has its own lock; the pointers are kept alive by `shared`.
+unsafe impl<T: FromBytes + AsBytes + Send> Send for DmaPool<T> {}
+// SAFETY: As above.
+unsafe impl<T: FromBytes + AsBytes + Sync> Sync for DmaPool<T> {}
 
 impl<T: FromBytes + AsBytes> Clone for DmaPool<T> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
+            binding: self.binding,
+            pool: self.pool,
             _t: PhantomData,
         }
     }
@@ -139,6 +149,7 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
                 return Err(e.into());
             }
         };
+        let binding: *const Binding = &*raw.binding;
         // From here on dropping `shared` destroys the pool.
         let shared = Arc::new(Shared(raw.clone()), GFP_KERNEL)?;
         let action = Arc::into_raw(raw);
@@ -150,13 +161,16 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
         }
         Ok(Self {
             shared,
+            binding,
+            pool,
             _t: PhantomData,
         })
     }
 
     #[inline]
-    fn raw(&self) -> &RawPool {
-        &self.shared.0
+    fn binding(&self) -> &Binding {
+        // SAFETY: `shared` holds the `RawPool`, which holds the binding, for as long as `self` lives.
+        unsafe { &*self.binding }
     }
 
     /// Allocates a block (`dma_pool_alloc`) that lives at most as long as the
@@ -164,7 +178,7 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
     /// `ENOMEM` if no memory is free.
     #[inline]
     pub fn alloc<'a>(&'a self, acc: &'a Access<'_>, flags: Flags) -> Result<PoolBlock<'a, T>> {
-        if !core::ptr::eq(acc.binding(), &*self.raw().binding) {
+        if !core::ptr::eq(acc.binding(), self.binding()) {
             return Err(EINVAL);
         }
         let (cpu, handle) = self.alloc_raw(flags)?;
@@ -179,7 +193,7 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
     /// Allocates a block that keeps the pool and the device's binding alive,
     /// for blocks that live across an interrupt. `ENXIO` after unbind.
     pub fn alloc_owned(&self, flags: Flags) -> Result<OwnedPoolBlock<T>> {
-        let token = Token::new(&self.raw().binding)?;
+        let token = Token::new(self.binding())?;
         let (cpu, handle) = self.alloc_raw(flags)?;
         // INVARIANT: Allocated from this pool, which `pool` keeps alive.
         Ok(OwnedPoolBlock {
@@ -195,7 +209,7 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
     fn alloc_raw(&self, flags: Flags) -> Result<(*mut T, DmaAddress)> {
         let mut handle: DmaAddress = 0;
         // SAFETY: The pool is live: an owner exists (`&self`) and the binding has a user, so the unbind action has not destroyed it.
-        let cpu = unsafe { bindings::dma_pool_alloc(self.raw().pool, dma_gfp(flags), &mut handle) };
+        let cpu = unsafe { bindings::dma_pool_alloc(self.pool, dma_gfp(flags), &mut handle) };
         if cpu.is_null() {
             return Err(ENOMEM);
         }
@@ -208,7 +222,7 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
     #[inline]
     unsafe fn free_raw(&self, cpu: *mut T, handle: DmaAddress) {
         // SAFETY: The block belongs to the live pool (the caller's guarantee and the caller's user count).
-        unsafe { bindings::dma_pool_free(self.raw().pool, cpu.cast(), handle) };
+        unsafe { bindings::dma_pool_free(self.pool, cpu.cast(), handle) };
     }
 }
 

@@ -1,0 +1,169 @@
+//! `bench dma`: times the DMA operations through dmabridge's Rust bindings and
+//! through direct C calls, alternating in one boot of the benchmark kernel,
+//! and prints ns/op for each and the ratio rust/c.
+
+use crate::demo::{self, Ready};
+use crate::kernel::{self, BENCH};
+use crate::modules;
+use crate::qemu::BootOpts;
+use crate::util::{say, Result};
+use crate::{bail, setup, Project};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One result line: `dma_bench: LANG OP ITERATIONS NANOSECONDS`.
+#[derive(Debug, PartialEq)]
+pub struct Sample {
+    pub lang: String,
+    pub op: String,
+    pub ns_per_op: f64,
+}
+
+/// Every result line of a console log.
+pub fn samples(log: &str) -> Vec<Sample> {
+    log.lines()
+        .filter_map(|l| l.split("dma_bench: ").nth(1))
+        .filter_map(|rest| {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let [lang, op, iters, ns] = f.as_slice() else {
+                return None;
+            };
+            let iters: f64 = iters.parse().ok()?;
+            let ns: f64 = ns.parse().ok()?;
+            (iters > 0.0).then(|| Sample {
+                lang: lang.to_string(),
+                op: op.to_string(),
+                ns_per_op: ns / iters,
+            })
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Per operation: (median rust ns/op, median c ns/op, runs), in order of appearance.
+pub fn table(samples: &[Sample]) -> Vec<(String, f64, f64, usize)> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for s in samples {
+        if !order.contains(&s.op) {
+            order.push(s.op.clone());
+        }
+        by.entry((s.op.clone(), s.lang.clone()))
+            .or_default()
+            .push(s.ns_per_op);
+    }
+    order
+        .into_iter()
+        .filter_map(|op| {
+            let r = by.get(&(op.clone(), "rust".into()))?.clone();
+            let c = by.get(&(op.clone(), "c".into()))?.clone();
+            let runs = r.len().min(c.len());
+            Some((op, median(r), median(c), runs))
+        })
+        .collect()
+}
+
+/// `cargo xtask bench dma`.
+pub fn bench(p: &Project, args: &[String]) -> Result<i32> {
+    match args {
+        [what] if what == "dma" => {}
+        _ => bail!("usage: cargo xtask bench dma"),
+    }
+    setup::setup(p)?;
+    say(
+        "bench",
+        "the benchmark kernel has no checkers (no DMA-API debugging, no KASAN)",
+    );
+    let built = kernel::build(p, &BENCH)?;
+    let mut mods = Vec::new();
+    for name in ["dma_bench", "dma_bench_c"] {
+        say(
+            "modules",
+            &format!("building {name} for the benchmark kernel"),
+        );
+        mods.push(modules::build_one(p, &built, BENCH.name, name)?);
+    }
+    let ready = Ready {
+        kernel: built,
+        modules: mods,
+    };
+    let log = p.build.join("logs/bench-dma.log");
+    let timeout = Duration::from_secs(1200);
+    let opts = BootOpts {
+        append: Vec::new(),
+        timeout,
+        echo: false,
+        log: log.clone(),
+    };
+    say(
+        "bench",
+        "booting: 5 rounds, each loads the Rust then the C module",
+    );
+    let boot = demo::boot_script(
+        p,
+        &ready,
+        "bench-dma",
+        p.root.join("guest/bench-dma.sh"),
+        &[],
+        opts,
+    )?;
+    let code = demo::finished(&boot, timeout, &log)?;
+    if code != 0 {
+        bail!(
+            "the benchmark script failed ({code}); console log: {}",
+            log.display()
+        );
+    }
+    let rows = table(&samples(&boot.log));
+    if rows.len() < 5 {
+        bail!(
+            "expected 5 operations timed by both modules, got {}; console log: {}",
+            rows.len(),
+            log.display()
+        );
+    }
+    println!();
+    println!(
+        "{:<22} {:>12} {:>12} {:>8} {:>5}",
+        "operation", "rust ns/op", "c ns/op", "rust/c", "runs"
+    );
+    let mut worst: f64 = 0.0;
+    for (op, r, c, runs) in &rows {
+        let ratio = r / c;
+        worst = worst.max(ratio);
+        println!("{op:<22} {r:>12.1} {c:>12.1} {ratio:>8.3} {runs:>5}");
+    }
+    println!();
+    println!("worst rust/c ratio: {worst:.2}");
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_compares() {
+        let log = "noise\r\n[    1.0] dma_bench: rust map_unmap 100 1000\n\
+                   dma_bench: c map_unmap 100 800\n\
+                   dma_bench: rust map_unmap 100 3000\n\
+                   dma_bench: c map_unmap 100 1200\n\
+                   dma_bench: round 1 of 5\n\
+                   dma_bench: rust pool 10 50\n";
+        let s = samples(log);
+        assert_eq!(s.len(), 5);
+        assert_eq!(s[0].ns_per_op, 10.0);
+        let t = table(&s);
+        // `pool` has no C result: not compared.
+        assert_eq!(t, vec![("map_unmap".to_string(), 20.0, 10.0, 2)]);
+    }
+}
