@@ -31,8 +31,8 @@ use crate::{
     error::{code::*, to_result, Result},
     page::{Page, PAGE_SIZE},
     prelude::*,
-    sync::Arc,
-    types::{ARef, Opaque},
+    sync::{Arc, Completion},
+    types::ARef,
 };
 use core::{
     ffi::c_void,
@@ -177,7 +177,6 @@ impl DeviceWrites for Bidirectional {}
 ///
 /// - `dev` has its DMA masks set; it is bound to its driver while `users > 0`.
 /// - `raw` is `dev`'s `struct device`.
-/// - `idle` is an initialised `struct completion`.
 #[pin_data]
 struct Binding {
     dev: ARef<device::Device>,
@@ -185,7 +184,7 @@ struct Binding {
     users: AtomicUsize,
     unbinding: AtomicBool,
     #[pin]
-    idle: Opaque<bindings::completion>,
+    idle: Completion,
 }
 
 // SAFETY: The fields are atomics, a reference-counted device (usable from any
@@ -230,8 +229,9 @@ impl Binding {
     unsafe fn exit(&self) {
         if self.users.fetch_sub(1, Ordering::Release) == 1 {
             fence(Ordering::Acquire);
-            // SAFETY: `idle` is initialised (type invariant). `complete_all` is done with the completion before the waiter in `quiesce` can return, so freeing after it is fine.
-            unsafe { bindings::complete_all(self.idle.get()) };
+            // `complete_all` is done with the completion before the waiter in
+            // `quiesce` can return, so the binding may be freed right after.
+            self.idle.complete_all();
         }
     }
 
@@ -243,17 +243,8 @@ impl Binding {
             // SAFETY: Only the first caller gives up the binding's own count.
             unsafe { self.exit() };
         }
-        loop {
-            // SAFETY: `idle` is initialised; we wait in process context (devres actions run from the unbinding thread).
-            let left = unsafe {
-                bindings::wait_for_completion_timeout(
-                    self.idle.get(),
-                    crate::time::msecs_to_jiffies(10_000),
-                )
-            };
-            if left != 0 {
-                return;
-            }
+        // Devres actions run in process context, from the unbinding thread.
+        while !self.idle.wait_timeout(10_000) {
             pr_warn!(
                 "dma: unbind waits for {} DMA users (an access scope, mapping or pool block still held)\n",
                 self.users.load(Ordering::Relaxed)
@@ -325,8 +316,7 @@ impl DmaDevice {
                 raw,
                 users: AtomicUsize::new(1),
                 unbinding: AtomicBool::new(false),
-                // SAFETY: `init_completion` initialises the completion in place.
-                idle <- Opaque::ffi_init(|slot| unsafe { bindings::init_completion(slot) }),
+                idle <- Completion::new(),
             }),
             GFP_KERNEL,
         )?;

@@ -430,6 +430,16 @@ fn to_pcibios(ret: core::ffi::c_int) -> Result {
     }
 }
 
+impl Device {
+    /// Stops the device from mastering the bus (`pci_clear_master`): it can no
+    /// longer do DMA. For a device that stopped answering, before its DMA
+    /// buffers are released.
+    pub fn clear_master(&self) {
+        // SAFETY: The device is valid; clearing bus mastering only stops its DMA.
+        unsafe { bindings::pci_clear_master(self.as_raw()) };
+    }
+}
+
 impl Device<Core> {
     /// Enables the device's memory BARs; disabled again at unbind.
     pub fn enable_device_mem(&self) -> Result {
