@@ -5,7 +5,7 @@
 //!
 //! C header: [`include/linux/completion.h`](srctree/include/linux/completion.h)
 
-use crate::{bindings, error::code::*, error::Result, prelude::*, types::Opaque};
+use crate::{bindings, prelude::*, types::Opaque};
 
 /// A `struct completion`.
 ///

@@ -1,0 +1,76 @@
+#!/bin/sh
+# The /dev/eduN ABI (docs/edu-abi.md), run against one driver: edu_suite NAME,
+# where NAME is edu (Rust) or edu_c (C). Prints one KTAP document.
+
+. /guest/lib/ktap.sh
+
+edu_suite() {
+	drv=$1
+	dev=/dev/edu0
+	edu=$(pci_find 0x1234 0x11e8)
+	slot=${edu##*/}
+	tmp=$(mktemp -d)
+
+	ktap_plan 14
+	ktap_check "${drv}_loads" insmod /lib/modules/$drv.ko
+	ktap_check "${drv}_creates_dev_edu0" test -c $dev
+
+	dd if=/dev/urandom of=$tmp/full bs=4096 count=1 2>/dev/null
+	dd if=$tmp/full of=$dev bs=4096 2>/dev/null
+	dd if=$dev of=$tmp/back bs=4096 2>/dev/null
+	ktap_check "${drv}_full_buffer_roundtrip" cmp $tmp/full $tmp/back
+
+	# 7 bytes at the odd offset 1001, read back from there.
+	printf 'dmabrdg' | dd of=$dev bs=1 seek=1001 conv=notrunc 2>/dev/null
+	got=$(dd if=$dev bs=1 skip=1001 count=7 2>/dev/null)
+	ktap_check "${drv}_odd_offset_roundtrip" test "$got" = dmabrdg
+
+	# A read crossing the end is short; at the end it returns 0 bytes.
+	n=$(dd if=$dev bs=100 skip=40 count=1 2>/dev/null | wc -c)
+	ktap_check "${drv}_read_crossing_end_is_short" test "$n" = 96
+	n=$(dd if=$dev bs=1 skip=4096 count=1 2>/dev/null | wc -c)
+	ktap_check "${drv}_read_at_end_returns_0" test "$n" = 0
+
+	# A write crossing the end is short; at the end it fails with ENOSPC.
+	# (dd then tries the remaining 4 bytes at the end, which fail with ENOSPC.)
+	head -c 100 $tmp/back > $tmp/100
+	head -c 96 $tmp/back > $tmp/96
+	dd if=$tmp/100 of=$dev bs=100 seek=40 conv=notrunc 2>/dev/null
+	dd if=$dev of=$tmp/tail bs=4000 skip=1 2>/dev/null
+	ktap_check "${drv}_write_crossing_end_is_short" cmp $tmp/96 $tmp/tail
+	ktap_check "${drv}_write_at_end_is_ENOSPC" sh -c \
+		"printf x | dd of=$dev bs=1 seek=4096 2>&1 | grep -q 'No space left on device'"
+
+	# Concurrent writers: each 4096-byte transfer is atomic, so the buffer
+	# holds one writer's data whole.
+	dd if=/dev/zero bs=4096 count=1 2>/dev/null | tr '\0' 'a' > $tmp/a
+	dd if=/dev/zero bs=4096 count=1 2>/dev/null | tr '\0' 'b' > $tmp/b
+	for i in 1 2 3; do dd if=$tmp/a of=$dev bs=4096 2>/dev/null & done
+	for i in 1 2 3; do dd if=$tmp/b of=$dev bs=4096 2>/dev/null & done
+	wait
+	dd if=$dev of=$tmp/mix bs=4096 2>/dev/null
+	ktap_check "${drv}_concurrent_writers_atomic" sh -c "cmp -s $tmp/mix $tmp/a || cmp -s $tmp/mix $tmp/b"
+
+	# rmmod is refused while a file is open.
+	exec 3<>$dev
+	ktap_check "${drv}_rmmod_refused_while_open" sh -c "! rmmod $drv 2>/dev/null"
+	# Unbind with the file open: later I/O fails cleanly with ENXIO/ENODEV.
+	echo "$slot" > /sys/bus/pci/drivers/$drv/unbind
+	out=$(dd if=/dev/zero bs=16 count=1 2>/dev/null | dd bs=16 count=1 2>&1 >&3)
+	ktap_check "${drv}_io_after_unbind_fails_cleanly" sh -c \
+		"echo '$out' | grep -Eq 'No such device|No such device or address'"
+	exec 3>&-
+	echo "$slot" > /sys/bus/pci/drivers/$drv/bind
+	ktap_check "${drv}_rebinds" test -c $dev
+
+	ktap_check "${drv}_unloads" rmmod $drv
+	fail=0
+	i=0
+	while [ $i -lt 50 ]; do
+		i=$((i + 1))
+		insmod /lib/modules/$drv.ko && test -c $dev && rmmod $drv || { fail=$i; break; }
+	done
+	ktap_check "${drv}_50_load_unload_cycles" test $fail = 0
+	rm -rf $tmp
+	ktap_done
+}
