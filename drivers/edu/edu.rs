@@ -70,8 +70,12 @@ impl Number {
             if n >= 64 {
                 return Err(ENOSPC);
             }
-            match NUMBERS.compare_exchange(used, used | 1 << n, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match NUMBERS.compare_exchange(
+                used,
+                used | (1 << n),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Ok(Number(n)),
                 Err(now) => used = now,
             }
@@ -227,18 +231,7 @@ impl pci::Driver for EduDriver {
             }),
             GFP_KERNEL,
         )?;
-        let flags = if kind == pci::IrqKind::Intx {
-            irq::Flags::SHARED
-        } else {
-            irq::Flags::NONE
-        };
-        let irq = irq::Registration::new(
-            pdev,
-            pdev.irq_vector(0)?,
-            flags,
-            c_str!("edu"),
-            Handler(edu.clone()),
-        )?;
+        let irq = pdev.request_irq(0, c_str!("edu"), Handler(edu.clone()))?;
         let name = CString::try_from_fmt(fmt!("edu{}", number.0))?;
         let misc = MiscDeviceRegistration::register_named(name, &FOPS, edu)?;
         pr_info!("edu{}: id 0x{:08x}, {:?} interrupt\n", number.0, id, kind);

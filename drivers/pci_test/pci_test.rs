@@ -102,18 +102,7 @@ impl pci::Driver for PciTest {
             }),
             GFP_KERNEL,
         )?;
-        let flags = if kind == pci::IrqKind::Intx {
-            irq::Flags::SHARED
-        } else {
-            irq::Flags::NONE
-        };
-        let irq = irq::Registration::new(
-            pdev,
-            pdev.irq_vector(0)?,
-            flags,
-            c_str!("pci_test"),
-            Handler(shared.clone()),
-        )?;
+        let irq = pdev.request_irq(0, c_str!("pci_test"), Handler(shared.clone()))?;
         let misc = MiscDeviceRegistration::register(c_str!("pcitest"), &FOPS, shared)?;
         pr_info!("bound: id 0x{:08x}, {:?} interrupt\n", id, kind);
         pci::pin(PciTest {

@@ -543,6 +543,24 @@ impl Device<Bound> {
         }
     }
 
+    /// Registers `handler` for interrupt vector `index` (after
+    /// [`Device::alloc_irq_vectors`]); with INTx the line is requested shared,
+    /// so the handler must return [`crate::irq::IrqReturn::None`] for
+    /// interrupts that are not its device's. Freed at unbind at the latest.
+    pub fn request_irq<H: crate::irq::Handler>(
+        &self,
+        index: u32,
+        name: &'static CStr,
+        handler: H,
+    ) -> Result<crate::irq::Registration<H>> {
+        let flags = if self.irq_kind() == IrqKind::Intx {
+            crate::irq::Flags::SHARED
+        } else {
+            crate::irq::Flags::NONE
+        };
+        crate::irq::Registration::new(self, self.irq_vector(index)?, flags, name, handler)
+    }
+
     /// Sets the device's streaming and coherent DMA masks
     /// (`dma_set_mask_and_coherent`) and returns the capability to allocate
     /// and map DMA memory for it. `EIO` if the platform cannot satisfy `mask`.
