@@ -103,30 +103,30 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
 
     /// Hands every buffer to the CPU (`dma_sync_sgtable_for_cpu`).
     pub fn sync_for_cpu(&mut self) {
-        // SAFETY: Mapped (invariant) with `orig_nents` entries, as the sync needs.
-        unsafe {
-            bindings::dma_sync_sg_for_cpu(
-                self.dev,
-                self.table.sgl,
-                self.table.orig_nents as i32,
-                D::DIRECTION as _,
-            )
-        };
-        self.cpu_owned = true;
+        self.sync(true);
     }
 
     /// Gives every buffer back to the device (`dma_sync_sgtable_for_device`).
     pub fn sync_for_device(&mut self) {
-        // SAFETY: As in `sync_for_cpu`.
+        self.sync(false);
+    }
+
+    fn sync(&mut self, for_cpu: bool) {
+        let sync = if for_cpu {
+            bindings::dma_sync_sg_for_cpu
+        } else {
+            bindings::dma_sync_sg_for_device
+        };
+        // SAFETY: Mapped (invariant); synced with `orig_nents` entries and the direction of the map, as the C API requires.
         unsafe {
-            bindings::dma_sync_sg_for_device(
+            sync(
                 self.dev,
                 self.table.sgl,
                 self.table.orig_nents as i32,
                 D::DIRECTION as _,
             )
         };
-        self.cpu_owned = false;
+        self.cpu_owned = for_cpu;
     }
 
     fn cpu_slice(&self, i: usize) -> Result<(*mut u8, usize)> {
