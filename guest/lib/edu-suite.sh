@@ -1,8 +1,35 @@
 #!/bin/sh
 # The /dev/eduN ABI (docs/edu-abi.md), run against one driver: edu_suite NAME,
-# where NAME is edu (Rust) or edu_c (C). Prints one KTAP document.
+# where NAME is edu (Rust) or edu_c (C). Prints one KTAP document, with
+# `eductl selftest`'s own KTAP nested in it.
 
 . /guest/lib/ktap.sh
+
+# eductl's errors: a usage error exits 2, a refused operation exits 1 with
+# the errno's name.
+eductl_bad_input() {
+	eductl read --offset -1 >/dev/null 2>&1
+	rc=$?
+	[ $rc = 2 ] || { echo "negative offset: exit $rc, want 2"; return 1; }
+	out=$(eductl --dev /dev/edu9 factorial 3 2>&1)
+	rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -q 'cannot open /dev/edu9' ||
+		{ echo "missing device: exit $rc: $out"; return 1; }
+	printf x > $tmp/x
+	out=$(eductl write $tmp/x --offset 4096 2>&1)
+	rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -q '(ENOSPC)$' ||
+		{ echo "write at the end: exit $rc: $out"; return 1; }
+}
+
+# eductl_selftest NAME: eductl selftest's KTAP as the subtest NAME.
+eductl_selftest() {
+	eductl selftest > $tmp/selftest 2>&1
+	rc=$?
+	echo "    # Subtest: $1"
+	sed 's/^/    /' $tmp/selftest
+	if [ $rc = 0 ]; then ktap_ok "$1"; else ktap_fail "$1"; fi
+}
 
 edu_suite() {
 	drv=$1
@@ -11,7 +38,7 @@ edu_suite() {
 	slot=${edu##*/}
 	tmp=$(mktemp -d)
 
-	ktap_plan 14
+	ktap_plan 18
 	ktap_check "${drv}_loads" insmod /lib/modules/$drv.ko
 	ktap_check "${drv}_creates_dev_edu0" test -c $dev
 
@@ -24,6 +51,16 @@ edu_suite() {
 	printf 'dmabrdg' | dd of=$dev bs=1 seek=1001 conv=notrunc 2>/dev/null
 	got=$(dd if=$dev bs=1 skip=1001 count=7 2>/dev/null)
 	ktap_check "${drv}_odd_offset_roundtrip" test "$got" = dmabrdg
+
+	# The same ABI from a program: tools/eductl.
+	printf 'Hello through DMA' > $tmp/msg
+	eductl write $tmp/msg --offset 3 2>/dev/null
+	ktap_check "${drv}_eductl_write_read" sh -c \
+		"eductl read --offset 3 --len 17 2>/dev/null | cmp - $tmp/msg"
+	ktap_check "${drv}_eductl_factorial" sh -c \
+		"eductl factorial 12 | grep -qx '12! = 479001600 (modulo 2^32, computed by the device)'"
+	ktap_check "${drv}_eductl_rejects_bad_input" eductl_bad_input
+	eductl_selftest "${drv}_eductl_selftest"
 
 	# A read crossing the end is short; at the end it returns 0 bytes.
 	n=$(dd if=$dev bs=100 skip=40 count=1 2>/dev/null | wc -c)

@@ -95,6 +95,7 @@ pub fn bench(p: &Project, args: &[String]) -> Result<i32> {
     let ready = Ready {
         kernel: built,
         modules: mods,
+        tools: Vec::new(),
     };
     let log = p.build.join("logs/bench-dma.log");
     let timeout = Duration::from_secs(1200);

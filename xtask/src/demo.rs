@@ -6,6 +6,7 @@ use crate::kernel::{self, Built};
 use crate::ktap::{self, Outcome};
 use crate::modules::{self, Module};
 use crate::qemu::{self, Boot, BootOpts};
+use crate::userspace;
 use crate::util::{say, Result};
 use crate::{bail, setup, Project, RunArgs};
 use std::path::PathBuf;
@@ -15,6 +16,8 @@ use std::time::Duration;
 pub struct Ready {
     pub kernel: Built,
     pub modules: Vec<Module>,
+    /// Static userspace tools: (guest path, host path).
+    pub tools: Vec<(String, PathBuf)>,
 }
 
 /// Sets up, builds the test kernel and every driver.
@@ -22,7 +25,12 @@ pub fn prepare(p: &Project) -> Result<Ready> {
     setup::setup(p)?;
     let kernel = kernel::build(p, &kernel::TEST)?;
     let modules = modules::build_all(p, &kernel, kernel::TEST.name)?;
-    Ok(Ready { kernel, modules })
+    let tools = userspace::build(p)?;
+    Ok(Ready {
+        kernel,
+        modules,
+        tools,
+    })
 }
 
 /// Boots `r` with `script`, loading `load` first.
@@ -38,7 +46,7 @@ pub fn boot_script(
         modules: r.modules.iter().map(|m| m.ko.clone()).collect(),
         load: load.to_vec(),
         script,
-        extra: Vec::new(),
+        extra: r.tools.clone(),
     };
     let initrd = initramfs::pack(p, &r.kernel, &contents, name)?;
     qemu::boot(p, &r.kernel, &initrd, &opts)
@@ -113,7 +121,7 @@ pub fn demo(p: &Project) -> Result<i32> {
         echo: false,
         log: log.clone(),
     };
-    let load: Vec<String> = Vec::new();
+    let load = vec!["edu".to_string()];
     let boot = boot_script(p, &ready, "demo", p.root.join("guest/demo.sh"), &load, opts)?;
     let code = finished(&boot, timeout, &log)?;
     let report = ktap::parse(&boot.log);

@@ -12,6 +12,7 @@ mod modules;
 mod qemu;
 mod setup;
 mod test;
+mod userspace;
 mod util;
 
 use std::path::{Path, PathBuf};

@@ -39,7 +39,7 @@ pub fn exit_status(log: &str) -> Option<i32> {
     log.lines()
         .filter_map(|l| l.trim_end_matches('\r').split(EXIT_MARKER).nth(1))
         .filter_map(|s| s.trim().parse().ok())
-        .last()
+        .next_back()
 }
 
 fn qemu_command(tools: &Tools, accel: &str, bz: &Path, initrd: &Path, append: &str) -> Command {

@@ -35,13 +35,13 @@ impl Tally {
     }
 }
 
-/// Parses libtest's output: `test a::b ... ok` lines.
-pub fn libtest_results(out: &str) -> Vec<TestResult> {
+/// Parses libtest's output (`test a::b ... ok` lines) of package `pkg`.
+pub fn libtest_results(pkg: &str, out: &str) -> Vec<TestResult> {
     out.lines()
         .filter_map(|l| l.strip_prefix("test "))
         .filter_map(|l| l.rsplit_once(" ... "))
         .map(|(name, status)| TestResult {
-            name: format!("xtask.{}", name.trim()),
+            name: format!("{pkg}.{}", name.trim()),
             outcome: match status.trim() {
                 "ok" => Outcome::Pass,
                 "ignored" => Outcome::Skip,
@@ -51,38 +51,44 @@ pub fn libtest_results(out: &str) -> Vec<TestResult> {
         .collect()
 }
 
-fn xtask_unit_tests(p: &Project, t: &mut Tally) {
-    say("test", "host: cargo test -p xtask");
-    let out = Command::new("cargo")
-        .args([
-            "test",
-            "--quiet",
-            "-p",
-            "xtask",
-            "--",
-            "--test-threads=2",
-            "--format=pretty",
-        ])
-        .current_dir(&p.root)
-        .output();
-    match out {
-        Ok(o) => {
-            let text = String::from_utf8_lossy(&o.stdout);
-            let results = libtest_results(&text);
-            if results.is_empty()
-                || !o.status.success() && results.iter().all(|r| r.outcome != Outcome::Fail)
-            {
-                let err = String::from_utf8_lossy(&o.stderr).into_owned();
-                t.add("xtask.cargo_test".into(), false, || {
-                    err.lines().take(10).collect::<Vec<_>>().join(" / ")
-                });
+/// The host-side packages: xtask itself and the guest's userspace tools.
+const HOST_PACKAGES: &[&str] = &["xtask", "eductl"];
+
+fn host_unit_tests(p: &Project, t: &mut Tally) {
+    for pkg in HOST_PACKAGES {
+        say("test", &format!("host: cargo test -p {pkg}"));
+        let out = Command::new("cargo")
+            .args([
+                "test",
+                "--quiet",
+                "-p",
+                pkg,
+                "--",
+                "--test-threads=2",
+                "--format=pretty",
+            ])
+            .current_dir(&p.root)
+            .output();
+        let whole = format!("{pkg}.cargo_test");
+        match out {
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                let results = libtest_results(pkg, &text);
+                if results.is_empty()
+                    || !o.status.success() && results.iter().all(|r| r.outcome != Outcome::Fail)
+                {
+                    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+                    t.add(whole, false, || {
+                        err.lines().take(10).collect::<Vec<_>>().join(" / ")
+                    });
+                }
+                for r in results {
+                    let pass = r.outcome != Outcome::Fail;
+                    t.add(r.name, pass, || format!("failed (see cargo test -p {pkg})"));
+                }
             }
-            for r in results {
-                let pass = r.outcome != Outcome::Fail;
-                t.add(r.name, pass, || "failed (see cargo test -p xtask)".into());
-            }
+            Err(e) => t.add(whole, false, || e.to_string()),
         }
-        Err(e) => t.add("xtask.cargo_test".into(), false, || e.to_string()),
     }
 }
 
@@ -126,6 +132,23 @@ fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result
     let mut cmd = Command::new("cargo");
     cmd.args(["fmt", "--all", "--check"]).current_dir(&p.root);
     rustfmt_gate(t, "quality.rustfmt_host_code", &mut cmd)?;
+    let out = Command::new("cargo")
+        .args(["clippy", "--quiet", "--workspace", "--all-targets", "--"])
+        .args(["-D", "warnings"])
+        .current_dir(&p.root)
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    t.add(
+        "quality.clippy_host_code".into(),
+        out.status.success(),
+        || {
+            err.lines()
+                .filter(|l| l.starts_with("error") || l.starts_with("warning"))
+                .take(5)
+                .collect::<Vec<_>>()
+                .join(" / ")
+        },
+    );
     // The kernel and modules are always built with CLIPPY=1.
     let warnings = kernel::overlay_warnings(b);
     t.add(
@@ -293,7 +316,7 @@ fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
 pub fn test(p: &Project) -> Result<i32> {
     let start = Instant::now();
     let mut t = Tally::default();
-    xtask_unit_tests(p, &mut t);
+    host_unit_tests(p, &mut t);
     let ready = demo::prepare(p)?;
     quality_gates(p, &ready.kernel, &ready, &mut t)?;
     compile_fail(p, &ready.kernel, &mut t)?;
@@ -358,7 +381,7 @@ mod tests {
     #[test]
     fn libtest_lines() {
         let out = "running 3 tests\ntest a::x ... ok\ntest b::y ... FAILED\ntest c ... ignored\n\ntest result: FAILED.";
-        let r = libtest_results(out);
+        let r = libtest_results("xtask", out);
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].name, "xtask.a::x");
         assert_eq!(r[1].outcome, Outcome::Fail);

@@ -1,0 +1,151 @@
+//! The few C library calls `std` does not offer: `ioctl`, `read`/`write` with
+//! any pointer (to provoke `EFAULT`), and an interrupting signal timer.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::raw::{c_int, c_ulong, c_void};
+use std::thread;
+use std::time::Duration;
+
+/// `EDU_IOC_FACTORIAL` of `drivers/include/uapi/edu.h`: `_IOWR('E', 0x01, __u32)`.
+pub const EDU_IOC_FACTORIAL: c_ulong = ioc(3, b'E', 0x01, 4);
+/// The size of the file: the device's DMA buffer (`EDU_BUF_SIZE`).
+pub const EDU_BUF_SIZE: usize = 4096;
+
+/// The kernel's `_IOC(dir, type, nr, size)` for x86.
+const fn ioc(dir: c_ulong, ty: u8, nr: u8, size: c_ulong) -> c_ulong {
+    (dir << 30) | (size << 16) | ((ty as c_ulong) << 8) | nr as c_ulong
+}
+
+const SIGALRM: c_int = 14;
+
+extern "C" {
+    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+    fn read(fd: c_int, buf: *mut c_void, count: usize) -> isize;
+    fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
+    fn signal(sig: c_int, handler: extern "C" fn(c_int)) -> usize;
+    fn siginterrupt(sig: c_int, flag: c_int) -> c_int;
+    fn pthread_self() -> c_ulong;
+    fn pthread_kill(thread: c_ulong, sig: c_int) -> c_int;
+}
+
+fn check(ret: isize) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// `EDU_IOC_FACTORIAL` on `f`: `n!` modulo 2^32, computed by the device.
+pub fn factorial(f: &File, n: u32) -> io::Result<u32> {
+    let mut v = n;
+    // SAFETY: the request's argument is a pointer to a `u32`, and `v` is a
+    // live `u32` for the duration of the call.
+    check(unsafe { ioctl(f.as_raw_fd(), EDU_IOC_FACTORIAL, &mut v as *mut u32) } as isize)?;
+    Ok(v)
+}
+
+/// `ioctl(f, request, addr)` with an arbitrary request and argument: the
+/// kernel validates both, and an address that is not mapped is never
+/// dereferenced by this process.
+pub fn raw_ioctl(f: &File, request: c_ulong, addr: usize) -> io::Result<()> {
+    // SAFETY: the kernel checks the request number and accesses `addr` only
+    // through copy_{from,to}_user, which fail with EFAULT on a bad address;
+    // this process never touches `addr` itself.
+    check(unsafe { ioctl(f.as_raw_fd(), request, addr) } as isize).map(|_| ())
+}
+
+/// `read(2)` into an address this process does not own (to provoke `EFAULT`).
+pub fn read_to_addr(f: &File, addr: usize, len: usize) -> io::Result<usize> {
+    // SAFETY: the kernel writes to `addr` only through copy_to_user, which
+    // fails with EFAULT on an unmapped address; the callers pass addresses
+    // with no Rust object behind them, so no Rust-visible memory changes.
+    check(unsafe { read(f.as_raw_fd(), addr as *mut c_void, len) })
+}
+
+/// `write(2)` from an address this process does not own (to provoke `EFAULT`).
+pub fn write_from_addr(f: &File, addr: usize, len: usize) -> io::Result<usize> {
+    // SAFETY: the kernel only reads `addr` (copy_from_user, EFAULT if it is
+    // not mapped); nothing in this process is read or changed.
+    check(unsafe { write(f.as_raw_fd(), addr as *const c_void, len) })
+}
+
+extern "C" fn on_signal(_sig: c_int) {}
+
+/// Runs `f` with a `SIGALRM` sent to the calling thread `after` its start.
+/// With `restart` false the signal interrupts a sleeping system call
+/// (`EINTR`); with `restart` true the kernel restarts it (`SA_RESTART`).
+/// A helper thread sends the signal, so no interval timer is needed (small
+/// kernels are often built without `CONFIG_POSIX_TIMERS`).
+pub fn with_signal<T>(after: Duration, restart: bool, f: impl FnOnce() -> T) -> T {
+    // SAFETY: `on_signal` is an async-signal-safe handler (it does nothing);
+    // `siginterrupt` only changes this process's signal flags.
+    let me = unsafe {
+        signal(SIGALRM, on_signal);
+        siginterrupt(SIGALRM, if restart { 0 } else { 1 });
+        pthread_self()
+    };
+    thread::scope(|s| {
+        s.spawn(move || {
+            thread::sleep(after);
+            // SAFETY: `me` is the calling thread, alive until the scope
+            // ends, which waits for this thread; the handler is installed.
+            unsafe { pthread_kill(me, SIGALRM) };
+        });
+        f()
+    })
+}
+
+/// The symbolic name of an errno value, for messages.
+pub fn errno_name(e: &io::Error) -> &'static str {
+    match e.raw_os_error().unwrap_or(0) {
+        1 => "EPERM",
+        2 => "ENOENT",
+        4 => "EINTR",
+        5 => "EIO",
+        6 => "ENXIO",
+        9 => "EBADF",
+        11 => "EAGAIN",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        14 => "EFAULT",
+        16 => "EBUSY",
+        19 => "ENODEV",
+        22 => "EINVAL",
+        25 => "ENOTTY",
+        28 => "ENOSPC",
+        29 => "ESPIPE",
+        110 => "ETIMEDOUT",
+        _ => "?",
+    }
+}
+
+/// `message (ENAME)` for an OS error.
+pub fn describe(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(_) => format!("{e} ({})", errno_name(e)),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_number_matches_the_uapi_header() {
+        // _IOWR('E', 0x01, __u32) as the C preprocessor computes it.
+        assert_eq!(EDU_IOC_FACTORIAL, 0xc004_4501);
+    }
+
+    #[test]
+    fn errno_names() {
+        assert_eq!(errno_name(&io::Error::from_raw_os_error(25)), "ENOTTY");
+        assert_eq!(
+            describe(&io::Error::from_raw_os_error(28)),
+            "No space left on device (os error 28) (ENOSPC)"
+        );
+    }
+}
