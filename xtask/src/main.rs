@@ -4,6 +4,7 @@
 //! (toolchain, kernel, modules), idempotently, and says what it is doing.
 
 mod bench;
+mod compare;
 mod demo;
 mod initramfs;
 mod kernel;
@@ -52,6 +53,8 @@ commands:
   test       build, boot and run every test; ends with `N passed, N failed`
   demo       build, boot and show what dmabridge does
   bench dma  time the DMA bindings against direct C calls (benchmark kernel)
+  compare    Rust edu vs C edu_c (lines, unsafe, sizes, tests, checker reports):
+             writes docs/comparison.md
 ";
 
 /// Options of `run`.
@@ -131,6 +134,10 @@ fn dispatch(args: &[String]) -> Result<i32> {
             test::test(&p)
         }
         "bench" => bench::bench(&p, rest),
+        "compare" => {
+            no_options("compare")?;
+            compare::compare(&p)
+        }
         "demo" => {
             no_options("demo")?;
             demo::demo(&p)
