@@ -5,7 +5,7 @@
 use crate::demo::{self, Ready};
 use crate::kernel::{self, BENCH};
 use crate::modules;
-use crate::qemu::BootOpts;
+use crate::qemu::{BootOpts, DEFAULT_MEMORY_MIB};
 use crate::util::{say, Result};
 use crate::{bail, setup, Project};
 use std::collections::BTreeMap;
@@ -104,6 +104,7 @@ pub fn bench(p: &Project, args: &[String]) -> Result<i32> {
         timeout,
         echo: false,
         log: log.clone(),
+        memory_mib: DEFAULT_MEMORY_MIB,
     };
     say(
         "bench",

@@ -6,7 +6,7 @@ use crate::demo::{self, Ready};
 use crate::kernel::{self, BENCH};
 use crate::ktap::{self, Outcome};
 use crate::modules;
-use crate::qemu::BootOpts;
+use crate::qemu::{BootOpts, DEFAULT_MEMORY_MIB};
 use crate::util::{output, say, write_if_changed, Result};
 use crate::{bail, Project};
 use std::fs;
@@ -228,6 +228,7 @@ pub fn compare(p: &Project) -> Result<i32> {
         timeout,
         echo: false,
         log: log.clone(),
+        memory_mib: DEFAULT_MEMORY_MIB,
     };
     say("compare", "running the edu suite against edu, then edu_c");
     let boot = demo::boot_script(

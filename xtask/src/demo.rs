@@ -5,7 +5,7 @@ use crate::initramfs::{self, Contents};
 use crate::kernel::{self, Built};
 use crate::ktap::{self, Outcome};
 use crate::modules::{self, Module};
-use crate::qemu::{self, Boot, BootOpts};
+use crate::qemu::{self, Boot, BootOpts, DEFAULT_MEMORY_MIB};
 use crate::userspace;
 use crate::util::{say, Result};
 use crate::{bail, setup, Project, RunArgs};
@@ -103,6 +103,7 @@ pub fn run(p: &Project, args: &RunArgs) -> Result<i32> {
         timeout,
         echo: true,
         log: log.clone(),
+        memory_mib: args.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB),
     };
     let boot = boot_script(p, &ready, "run", script, &args.drivers, opts)?;
     let code = finished(&boot, timeout, &log)?;
@@ -120,6 +121,7 @@ pub fn demo(p: &Project) -> Result<i32> {
         timeout,
         echo: false,
         log: log.clone(),
+        memory_mib: DEFAULT_MEMORY_MIB,
     };
     let load = vec!["edu".to_string()];
     let boot = boot_script(p, &ready, "demo", p.root.join("guest/demo.sh"), &load, opts)?;

@@ -35,7 +35,7 @@ impl Report {
 }
 
 /// Removes a printk timestamp (`[    1.234567] `) and a trailing `\r`.
-fn clean(line: &str) -> &str {
+pub fn clean(line: &str) -> &str {
     let line = line.trim_end_matches('\r');
     if let Some(rest) = line.strip_prefix('[') {
         if let Some((stamp, after)) = rest.split_once("] ") {

@@ -6,6 +6,7 @@
 mod bench;
 mod compare;
 mod demo;
+mod evidence;
 mod initramfs;
 mod kernel;
 mod ktap;
@@ -50,9 +51,12 @@ commands:
                --script FILE   the script to run with /bin/sh (default: show the machine)
                --append ARGS   extra kernel command line
                --timeout SECS  kill QEMU after this long (default 300)
+               --memory MIB    guest RAM (default 256: edu's DMA reaches 256 MiB)
   test       build, boot and run every test; ends with `N passed, N failed`
   demo       build, boot and show what dmabridge does
   bench dma  time the DMA bindings against direct C calls (benchmark kernel)
+  evidence   each bug class in C (run under the checkers) and in Rust (must not
+             compile): writes docs/evidence.md
   compare    Rust edu vs C edu_c (lines, unsafe, sizes, tests, checker reports):
              writes docs/comparison.md
 ";
@@ -64,6 +68,7 @@ pub struct RunArgs {
     pub script: Option<PathBuf>,
     pub append: Vec<String>,
     pub timeout: Option<Duration>,
+    pub memory_mib: Option<u32>,
 }
 
 /// Parses the options of `run`.
@@ -87,6 +92,13 @@ pub fn parse_run_args(args: &[String]) -> Result<RunArgs> {
                         Error(format!("--timeout takes whole seconds, not `{v}`"))
                     })?;
                 r.timeout = Some(Duration::from_secs(secs));
+            }
+            "--memory" => {
+                let v = value("--memory")?;
+                let mib: u32 = v.parse().ok().filter(|m| *m >= 128).ok_or_else(|| {
+                    Error(format!("--memory takes MiB (at least 128), not `{v}`"))
+                })?;
+                r.memory_mib = Some(mib);
             }
             other => bail!("unknown option `{other}` for run (see `cargo xtask help`)"),
         }
@@ -134,6 +146,10 @@ fn dispatch(args: &[String]) -> Result<i32> {
             test::test(&p)
         }
         "bench" => bench::bench(&p, rest),
+        "evidence" => {
+            no_options("evidence")?;
+            evidence::evidence(&p)
+        }
         "compare" => {
             no_options("compare")?;
             compare::compare(&p)

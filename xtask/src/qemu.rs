@@ -24,7 +24,16 @@ pub struct BootOpts {
     pub echo: bool,
     /// Where to keep the console log.
     pub log: PathBuf,
+    /// Guest RAM in MiB: `DEFAULT_MEMORY_MIB` unless a run needs more.
+    pub memory_mib: u32,
 }
+
+/// edu addresses 28 bits (256 MiB). x86 turns swiotlb on only above 4 GiB of
+/// RAM, and a forced bounce pool is allocated high in low memory, so with more
+/// RAM a streaming mapping of a buffer above 256 MiB fails (dma-direct warns
+/// "DMA addr ... overflow"). 256 MiB of RAM keeps every buffer and every
+/// bounce slot addressable by edu.
+pub const DEFAULT_MEMORY_MIB: u32 = 256;
 
 /// What a boot left.
 pub struct Boot {
@@ -42,19 +51,25 @@ pub fn exit_status(log: &str) -> Option<i32> {
         .next_back()
 }
 
-fn qemu_command(tools: &Tools, accel: &str, bz: &Path, initrd: &Path, append: &str) -> Command {
+fn qemu_command(
+    tools: &Tools,
+    accel: &str,
+    bz: &Path,
+    initrd: &Path,
+    append: &str,
+    memory_mib: u32,
+) -> Command {
     let mut cmd = Command::new(&tools.qemu);
-    // edu addresses 28 bits (256 MiB). x86 turns swiotlb on only above 4 GiB
-    // of RAM, and a forced bounce pool is allocated high in low memory, so
-    // with more RAM a streaming mapping of a buffer above 256 MiB fails
-    // (dma-direct warns "DMA addr ... overflow"). 256 MiB of RAM keeps every
-    // buffer and every bounce slot addressable by edu.
-    cmd.args(["-M", "q35", "-accel", accel, "-smp", "2", "-m", "256M"]);
+    cmd.args(["-M", "q35", "-accel", accel, "-smp", "2", "-m"])
+        .arg(format!("{memory_mib}M"));
     if accel == "tcg" {
         cmd.args(["-cpu", "max"]);
     } else {
         cmd.args(["-cpu", "host"]);
     }
+    // Device models report a guest's bad requests (e.g. edu clamping a DMA
+    // address beyond its mask) only with guest_errors logging, on stderr.
+    cmd.args(["-d", "guest_errors"]);
     cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
         .args(["-no-reboot", "-nic", "none"])
         .arg("-kernel")
@@ -82,12 +97,19 @@ fn boot_with(
 ) -> Result<Boot> {
     let mut append = vec!["console=ttyS0".to_string(), "panic=-1".to_string()];
     append.extend(opts.append.iter().cloned());
-    let mut child = qemu_command(tools, accel, &b.bzimage, initrd, &append.join(" "))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error(format!("cannot start {}: {e}", tools.qemu.display())))?;
+    let mut child = qemu_command(
+        tools,
+        accel,
+        &b.bzimage,
+        initrd,
+        &append.join(" "),
+        opts.memory_mib,
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .map_err(|e| Error(format!("cannot start {}: {e}", tools.qemu.display())))?;
     let (tx, rx) = mpsc::channel::<String>();
     let out = child.stdout.take().unwrap();
     let err = child.stderr.take().unwrap();
@@ -160,6 +182,7 @@ fn accel(p: &Project, tools: &Tools, b: &Built, initrd: &Path) -> Result<String>
             timeout: Duration::from_secs(60),
             echo: false,
             log: p.build.join("logs/kvm-trial.log"),
+            memory_mib: DEFAULT_MEMORY_MIB,
         };
         match boot_with(tools, "kvm", b, initrd, &trial) {
             Ok(boot) if boot.exit.is_some() => choice = "kvm",

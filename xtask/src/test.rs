@@ -5,11 +5,11 @@ use crate::demo::{self, Ready};
 use crate::kernel::{self, Built};
 use crate::ktap::{self, Outcome, TestResult};
 use crate::modules::make_external;
-use crate::qemu::BootOpts;
+use crate::qemu::{BootOpts, DEFAULT_MEMORY_MIB};
 use crate::util::{files_below, say, write_if_changed, Result};
 use crate::Project;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, name: String, pass: bool, why: impl FnOnce() -> String) {
+    pub fn add(&mut self, name: String, pass: bool, why: impl FnOnce() -> String) {
         if !pass {
             self.reasons.push(format!("{name}: {}", why()));
         }
@@ -166,6 +166,20 @@ fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result
         mod_warnings.is_empty(),
         || mod_warnings.join(" / "),
     );
+    // Drivers contain no `unsafe`: what they need belongs in the bindings.
+    let mut with_unsafe = Vec::new();
+    for f in files_below(&p.root.join("drivers"))? {
+        if f.extension().is_some_and(|e| e == "rs")
+            && crate::compare::count_unsafe(&fs::read_to_string(&f)?) > 0
+        {
+            with_unsafe.push(f.strip_prefix(&p.root).unwrap_or(&f).display().to_string());
+        }
+    }
+    t.add(
+        "quality.no_unsafe_in_drivers".into(),
+        with_unsafe.is_empty(),
+        || format!("`unsafe` in {}", with_unsafe.join(", ")),
+    );
     // checkpatch on every C file of the project.
     let checkpatch = b.src.join("scripts/checkpatch.pl");
     for dir in ["kernel/rust/helpers", "drivers", "tests"] {
@@ -215,37 +229,86 @@ pub fn compile_fail_verdict(
     Ok(())
 }
 
-fn compile_fail(p: &Project, b: &Built, t: &mut Tally) -> Result {
-    let dir = p.root.join("tests/compile-fail");
-    let Ok(entries) = fs::read_dir(&dir) else {
-        return Ok(());
+/// The outcome of one compile-fail case.
+pub struct CaseOutcome {
+    /// Ok when the build failed with every expected error.
+    pub verdict: std::result::Result<(), String>,
+    /// The compiler's first `error` line.
+    pub first_error: Option<String>,
+}
+
+/// Builds the compile-fail case in `case` (a module folder with `Kbuild` and
+/// `expected.txt`) as `name`.
+pub fn compile_fail_case(p: &Project, b: &Built, case: &Path, name: &str) -> Result<CaseOutcome> {
+    let expected = fs::read_to_string(case.join("expected.txt")).unwrap_or_default();
+    let dest = p.build.join("compile-fail").join(name);
+    // The shared module wrapper some cases `include!`.
+    let wrapper = p.root.join("tests/compile-fail/case_module.rs");
+    write_if_changed(&dest.join("case_module.rs"), &fs::read(&wrapper)?)?;
+    let r = make_external(p, b, case, &dest, &format!("compile-fail-{name}"))?;
+    let verdict = if expected.trim().is_empty() {
+        Err("expected.txt is missing or empty".to_string())
+    } else {
+        compile_fail_verdict(r.success, &r.lines, &expected)
     };
-    let mut cases: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("Kbuild").exists())
-        .collect();
+    Ok(CaseOutcome {
+        verdict,
+        first_error: first_error(&r.lines),
+    })
+}
+
+/// The compiler's first `error` line, with its `expected …, found …` label
+/// when it has one (type mismatches say little without it).
+pub fn first_error(lines: &[String]) -> Option<String> {
+    let is_error = |l: &str| l.starts_with("error[") || l.starts_with("error: ");
+    let i = lines.iter().position(|l| is_error(l.trim()))?;
+    let mut first = lines[i].trim().to_string();
+    let label = lines[i + 1..]
+        .iter()
+        .take_while(|l| !is_error(l.trim()))
+        .find_map(|l| l.find("expected `").map(|at| &l[at..]))
+        .filter(|l| l.contains(", found `"));
+    if let Some(label) = label {
+        first.push_str(": ");
+        first.push_str(label.trim());
+    }
+    Some(first)
+}
+
+/// Every compile-fail case: `tests/compile-fail/<name>/` and the Rust half of
+/// each evidence class, `tests/evidence/<class>/rust/`.
+pub fn compile_fail_cases(p: &Project) -> Vec<(String, PathBuf)> {
+    let mut cases = Vec::new();
+    if let Ok(entries) = fs::read_dir(p.root.join("tests/compile-fail")) {
+        for e in entries.flatten() {
+            if e.path().join("Kbuild").exists() {
+                cases.push((e.file_name().to_string_lossy().into_owned(), e.path()));
+            }
+        }
+    }
+    if let Ok(entries) = fs::read_dir(p.root.join("tests/evidence")) {
+        for e in entries.flatten() {
+            let rust = e.path().join("rust");
+            if rust.join("Kbuild").exists() {
+                let name = format!("evidence_{}", e.file_name().to_string_lossy());
+                cases.push((name.replace('-', "_"), rust));
+            }
+        }
+    }
     cases.sort();
-    for case in cases {
-        let name = case
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+    cases
+}
+
+fn compile_fail(p: &Project, b: &Built, t: &mut Tally) -> Result {
+    for (name, case) in compile_fail_cases(p) {
         say("test", &format!("compile-fail: {name}"));
-        let expected = fs::read_to_string(case.join("expected.txt")).unwrap_or_default();
-        let dest = p.build.join("compile-fail").join(&name);
-        // The shared module wrapper some cases `include!`.
-        let wrapper = dir.join("case_module.rs");
-        write_if_changed(&dest.join("case_module.rs"), &fs::read(&wrapper)?)?;
-        let r = make_external(p, b, &case, &dest, &format!("compile-fail-{name}"))?;
-        let verdict = if expected.trim().is_empty() {
-            Err("expected.txt is missing or empty".to_string())
-        } else {
-            compile_fail_verdict(r.success, &r.lines, &expected)
-        };
-        let why = verdict.clone().err().unwrap_or_default();
-        t.add(format!("compile_fail.{name}"), verdict.is_ok(), || why);
+        let outcome = compile_fail_case(p, b, &case, &name)?;
+        let why = outcome.verdict.clone().err().unwrap_or_default();
+        t.add(
+            format!("compile_fail.{name}"),
+            outcome.verdict.is_ok(),
+            || why,
+        );
     }
     Ok(())
 }
@@ -258,6 +321,7 @@ fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
         timeout,
         echo: false,
         log: log.clone(),
+        memory_mib: DEFAULT_MEMORY_MIB,
     };
     let start = Instant::now();
     let boot = demo::boot_script(
@@ -321,6 +385,7 @@ pub fn test(p: &Project) -> Result<i32> {
     quality_gates(p, &ready.kernel, &ready, &mut t)?;
     compile_fail(p, &ready.kernel, &mut t)?;
     guest(p, &ready, &mut t)?;
+    crate::evidence::c_tests(p, &ready, &mut t)?;
     summary(&t, start.elapsed());
     Ok(if t.count(Outcome::Fail) == 0 { 0 } else { 1 })
 }
@@ -386,6 +451,29 @@ mod tests {
         assert_eq!(r[0].name, "xtask.a::x");
         assert_eq!(r[1].outcome, Outcome::Fail);
         assert_eq!(r[2].outcome, Outcome::Skip);
+    }
+
+    #[test]
+    fn first_errors() {
+        let log: Vec<String> = [
+            "warning: x",
+            "error[E0308]: mismatched types",
+            "  --> a.rs:3:5",
+            "   |     ^^^^ expected `&DmaDevice`, found `&Device<Core>`",
+            "error: aborting due to 1 previous error",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            first_error(&log).unwrap(),
+            "error[E0308]: mismatched types: expected `&DmaDevice`, found `&Device<Core>`"
+        );
+        assert_eq!(
+            first_error(&log[4..]).unwrap(),
+            "error: aborting due to 1 previous error"
+        );
+        assert!(first_error(&log[..1]).is_none());
     }
 
     #[test]

@@ -10,14 +10,20 @@ mod sys;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 const USAGE: &str = "\
 usage: eductl [--dev PATH] COMMAND
 
-  write FILE [--offset N]      DMA the bytes of FILE (- for stdin) into the
-                               device buffer at offset N (default 0)
-  read [--offset N] [--len N]  DMA bytes out of the buffer to stdout
-                               (default: from N to the end of the buffer)
+  write FILE [--offset N] [--signal-after MS]
+                               DMA the bytes of FILE (- for stdin) into the
+                               device buffer at offset N (default 0); with
+                               --signal-after, a signal interrupts the write
+                               after MS milliseconds (no SA_RESTART)
+  read [--offset N] [--len N] [--bad-buffer]
+                               DMA bytes out of the buffer to stdout
+                               (default: from N to the end of the buffer);
+                               --bad-buffer passes NULL to read(2)
   factorial N                  compute N! (modulo 2^32) on the device
   selftest [--seed S] [--rounds R]
                                check the whole ABI; prints KTAP
@@ -45,6 +51,8 @@ struct Args {
     len: Option<usize>,
     seed: Option<u64>,
     rounds: Option<usize>,
+    signal_after: Option<u64>,
+    bad_buffer: bool,
 }
 
 fn number<T: TryFrom<u64>>(opt: &str, v: Option<String>) -> Result<T, Failure> {
@@ -66,6 +74,8 @@ fn parse(argv: impl Iterator<Item = String>) -> Result<Args, Failure> {
         len: None,
         seed: None,
         rounds: None,
+        signal_after: None,
+        bad_buffer: false,
     };
     let mut it = argv;
     while let Some(w) = it.next() {
@@ -75,6 +85,8 @@ fn parse(argv: impl Iterator<Item = String>) -> Result<Args, Failure> {
             "--len" => a.len = Some(number("--len", it.next())?),
             "--seed" => a.seed = Some(number("--seed", it.next())?),
             "--rounds" => a.rounds = Some(number("--rounds", it.next())?),
+            "--signal-after" => a.signal_after = Some(number("--signal-after", it.next())?),
+            "--bad-buffer" => a.bad_buffer = true,
             "-h" | "--help" => return Err(Failure(USAGE.into(), 0)),
             s if s.starts_with("--") => return Err(usage(format!("unknown option {s}"))),
             _ => a.words.push(w),
@@ -119,9 +131,11 @@ fn cmd_write(a: &Args) -> Result<(), Failure> {
     let offset = a.offset.unwrap_or(0);
     let mut f = open(&a.dev)?;
     seek(&mut f, &a.dev, offset)?;
-    let n = f
-        .write(&data)
-        .map_err(|e| failed(format!("{}: write at offset {offset}", a.dev), &e))?;
+    let r = match a.signal_after {
+        Some(ms) => sys::with_signal(Duration::from_millis(ms), false, || f.write(&data)),
+        None => f.write(&data),
+    };
+    let n = r.map_err(|e| failed(format!("{}: write at offset {offset}", a.dev), &e))?;
     if n < data.len() {
         return Err(Failure(
             format!(
@@ -148,9 +162,12 @@ fn cmd_read(a: &Args) -> Result<(), Failure> {
     let mut f = open(&a.dev)?;
     seek(&mut f, &a.dev, offset)?;
     let mut buf = vec![0u8; len];
-    let n = f
-        .read(&mut buf)
-        .map_err(|e| failed(format!("{}: read at offset {offset}", a.dev), &e))?;
+    let r = if a.bad_buffer {
+        sys::read_to_addr(&f, 0, len)
+    } else {
+        f.read(&mut buf)
+    };
+    let n = r.map_err(|e| failed(format!("{}: read at offset {offset}", a.dev), &e))?;
     io::stdout()
         .write_all(&buf[..n])
         .and_then(|_| io::stdout().flush())

@@ -1,0 +1,20 @@
+#!/bin/sh
+# The guest half of `cargo xtask evidence` for one bug class: load the C twin
+# with the class's bug, run the class's exercise, unload the driver (unbind
+# checks), then let kmemleak scan. The host reads the console from the
+# `evidence: begin` marker on.
+
+insmod /lib/modules/edu_c.ko || exit 125
+echo "evidence: begin"
+sh /evidence/exercise.sh
+echo "evidence: exercise exit status $?"
+rmmod edu_c
+leaks=/sys/kernel/debug/kmemleak
+if [ -w $leaks ]; then
+	# kmemleak reports objects unreferenced for 5 seconds.
+	sleep 6
+	echo scan > $leaks
+	echo scan > $leaks
+	cat $leaks
+fi
+echo "evidence: end"
