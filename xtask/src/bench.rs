@@ -5,7 +5,7 @@
 use crate::demo::{self, Ready};
 use crate::kernel::{self, BENCH};
 use crate::modules;
-use crate::qemu::{BootOpts, DEFAULT_MEMORY_MIB};
+use crate::qemu::BootOpts;
 use crate::util::{say, Result};
 use crate::{bail, setup, Project};
 use std::collections::BTreeMap;
@@ -99,13 +99,7 @@ pub fn bench(p: &Project, args: &[String]) -> Result<i32> {
     };
     let log = p.build.join("logs/bench-dma.log");
     let timeout = Duration::from_secs(1200);
-    let opts = BootOpts {
-        append: Vec::new(),
-        timeout,
-        echo: false,
-        log: log.clone(),
-        memory_mib: DEFAULT_MEMORY_MIB,
-    };
+    let opts = BootOpts::quiet(log.clone(), timeout);
     say(
         "bench",
         "booting: 5 rounds, each loads the Rust then the C module",

@@ -6,7 +6,7 @@ use crate::demo::{self, Ready};
 use crate::kernel::{self, BENCH};
 use crate::ktap::{self, Outcome};
 use crate::modules;
-use crate::qemu::{BootOpts, DEFAULT_MEMORY_MIB};
+use crate::qemu::BootOpts;
 use crate::util::{output, say, write_if_changed, Result};
 use crate::{bail, Project};
 use std::fs;
@@ -223,13 +223,7 @@ pub fn compare(p: &Project) -> Result<i32> {
     let bench = kernel::build(p, &BENCH)?;
     let log = p.build.join("logs/compare.log");
     let timeout = Duration::from_secs(900);
-    let opts = BootOpts {
-        append: Vec::new(),
-        timeout,
-        echo: false,
-        log: log.clone(),
-        memory_mib: DEFAULT_MEMORY_MIB,
-    };
+    let opts = BootOpts::quiet(log.clone(), timeout);
     say("compare", "running the edu suite against edu, then edu_c");
     let boot = demo::boot_script(
         p,

@@ -116,13 +116,7 @@ pub fn demo(p: &Project) -> Result<i32> {
     let ready = prepare(p)?;
     let timeout = Duration::from_secs(300);
     let log = p.build.join("logs/demo.log");
-    let opts = BootOpts {
-        append: Vec::new(),
-        timeout,
-        echo: false,
-        log: log.clone(),
-        memory_mib: DEFAULT_MEMORY_MIB,
-    };
+    let opts = BootOpts::quiet(log.clone(), timeout);
     let load = vec!["edu".to_string()];
     let boot = boot_script(p, &ready, "demo", p.root.join("guest/demo.sh"), &load, opts)?;
     let code = finished(&boot, timeout, &log)?;

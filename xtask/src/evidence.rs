@@ -246,10 +246,8 @@ fn run_c(p: &Project, kernel: &Built, tools: &[(String, PathBuf)], c: &Class) ->
     let timeout = Duration::from_secs(300);
     let opts = BootOpts {
         append: c.get("boot").split_whitespace().map(String::from).collect(),
-        timeout,
-        echo: false,
-        log: log.clone(),
         memory_mib: c.memory_mib()?,
+        ..BootOpts::quiet(log.clone(), timeout)
     };
     say("evidence", &format!("{}: booting the C variant", c.slug));
     let boot = qemu::boot(p, b, &initrd, &opts)?;

@@ -28,6 +28,20 @@ pub struct BootOpts {
     pub memory_mib: u32,
 }
 
+impl BootOpts {
+    /// A boot with the default RAM and kernel command line that keeps the
+    /// console in `log` without echoing it.
+    pub fn quiet(log: PathBuf, timeout: Duration) -> BootOpts {
+        BootOpts {
+            append: Vec::new(),
+            timeout,
+            echo: false,
+            log,
+            memory_mib: DEFAULT_MEMORY_MIB,
+        }
+    }
+}
+
 /// edu addresses 28 bits (256 MiB). x86 turns swiotlb on only above 4 GiB of
 /// RAM, and a forced bounce pool is allocated high in low memory, so with more
 /// RAM a streaming mapping of a buffer above 256 MiB fails (dma-direct warns
@@ -179,10 +193,7 @@ fn accel(p: &Project, tools: &Tools, b: &Built, initrd: &Path) -> Result<String>
         say("run", "trying a boot with KVM");
         let trial = BootOpts {
             append: vec!["kunit.enable=0".into(), "dmabridge.trial=1".into()],
-            timeout: Duration::from_secs(60),
-            echo: false,
-            log: p.build.join("logs/kvm-trial.log"),
-            memory_mib: DEFAULT_MEMORY_MIB,
+            ..BootOpts::quiet(p.build.join("logs/kvm-trial.log"), Duration::from_secs(60))
         };
         match boot_with(tools, "kvm", b, initrd, &trial) {
             Ok(boot) if boot.exit.is_some() => choice = "kvm",

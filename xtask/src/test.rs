@@ -5,7 +5,7 @@ use crate::demo::{self, Ready};
 use crate::kernel::{self, Built};
 use crate::ktap::{self, Outcome, TestResult};
 use crate::modules::make_external;
-use crate::qemu::{BootOpts, DEFAULT_MEMORY_MIB};
+use crate::qemu::BootOpts;
 use crate::util::{files_below, say, write_if_changed, Result};
 use crate::Project;
 use std::fs;
@@ -316,13 +316,7 @@ fn compile_fail(p: &Project, b: &Built, t: &mut Tally) -> Result {
 fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
     let timeout = Duration::from_secs(900);
     let log = p.build.join("logs/test.log");
-    let opts = BootOpts {
-        append: Vec::new(),
-        timeout,
-        echo: false,
-        log: log.clone(),
-        memory_mib: DEFAULT_MEMORY_MIB,
-    };
+    let opts = BootOpts::quiet(log.clone(), timeout);
     let start = Instant::now();
     let boot = demo::boot_script(
         p,
