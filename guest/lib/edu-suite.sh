@@ -22,6 +22,43 @@ eductl_bad_input() {
 		{ echo "write at the end: exit $rc: $out"; return 1; }
 }
 
+# Kernel fault injection for one thread at a time (eductl --fail-nth): quiet
+# (no stack dumps), and for sleeping allocations too.
+fault_setup() {
+	echo 0 > /sys/kernel/debug/failslab/verbose
+	echo 0 > /sys/kernel/debug/fail_usercopy/verbose
+	echo N > /sys/kernel/debug/failslab/ignore-gfp-wait
+}
+
+# fault_sweep MIN CMD...: `eductl --fail-nth N CMD...` for N = 1, 2, ...
+# until the call reaches fewer than N injection points (it must reach at
+# least MIN). Every injected failure (an allocation or a user copy) must end
+# in a clean ENOMEM or EFAULT, or in success when the kernel recovers by
+# itself; afterwards the device works.
+fault_sweep() {
+	min=$1
+	shift
+	n=1
+	while [ $n -le 100 ]; do
+		out=$(eductl --fail-nth $n "$@" 2>&1 >/dev/null)
+		rc=$?
+		case "$out" in
+		*"fault not injected"*) break ;;
+		esac
+		if [ $rc != 0 ] && ! echo "$out" | grep -Eq '\((ENOMEM|EFAULT)\)$'; then
+			echo "fail-nth $n: exit $rc: $out"
+			return 1
+		fi
+		n=$((n + 1))
+	done
+	[ $((n - 1)) -ge $min ] ||
+		{ echo "the call reached $((n - 1)) injection points, want $min"; return 1; }
+	[ $n -le 100 ] || { echo "more than 100 injection points?"; return 1; }
+	printf 'still works' > $tmp/works
+	eductl write $tmp/works --offset 7 2>/dev/null &&
+		eductl read --offset 7 --len 11 2>/dev/null | cmp - $tmp/works
+}
+
 # eductl_selftest NAME: eductl selftest's KTAP as the subtest NAME.
 eductl_selftest() {
 	eductl selftest > $tmp/selftest 2>&1
@@ -38,7 +75,7 @@ edu_suite() {
 	slot=${edu##*/}
 	tmp=$(mktemp -d)
 
-	ktap_plan 18
+	ktap_plan 21
 	ktap_check "${drv}_loads" insmod /lib/modules/$drv.ko
 	ktap_check "${drv}_creates_dev_edu0" test -c $dev
 
@@ -61,6 +98,15 @@ edu_suite() {
 		"eductl factorial 12 | grep -qx '12! = 479001600 (modulo 2^32, computed by the device)'"
 	ktap_check "${drv}_eductl_rejects_bad_input" eductl_bad_input
 	eductl_selftest "${drv}_eductl_selftest"
+
+	# Every allocation and user copy of a transfer or a factorial fails in
+	# turn; the checkers at the end of the run see any leak or bad unmap.
+	fault_setup
+	head -c 300 /dev/urandom > $tmp/300
+	ktap_check "${drv}_fault_injection_write" fault_sweep 2 write $tmp/300 --offset 5
+	ktap_check "${drv}_fault_injection_read" fault_sweep 2 read --offset 5 --len 300
+	# (get_user/put_user, which edu_c uses, are not injection points.)
+	ktap_check "${drv}_fault_injection_factorial" fault_sweep 0 factorial 7
 
 	# A read crossing the end is short; at the end it returns 0 bytes.
 	n=$(dd if=$dev bs=100 skip=40 count=1 2>/dev/null | wc -c)

@@ -29,6 +29,9 @@ usage: eductl [--dev PATH] COMMAND
                                check the whole ABI; prints KTAP
 
   --dev PATH                   the device file (default /dev/edu0)
+  --fail-nth N                 fail the N-th allocation or user copy of the
+                               command's system call (kernel fault injection;
+                               says whether the fault was injected)
 
 The device buffer is 4096 bytes. Exit status: 0 success, 1 failure, 2 usage.";
 
@@ -53,6 +56,7 @@ struct Args {
     rounds: Option<usize>,
     signal_after: Option<u64>,
     bad_buffer: bool,
+    fail_nth: Option<u32>,
 }
 
 fn number<T: TryFrom<u64>>(opt: &str, v: Option<String>) -> Result<T, Failure> {
@@ -76,6 +80,7 @@ fn parse(argv: impl Iterator<Item = String>) -> Result<Args, Failure> {
         rounds: None,
         signal_after: None,
         bad_buffer: false,
+        fail_nth: None,
     };
     let mut it = argv;
     while let Some(w) = it.next() {
@@ -87,6 +92,7 @@ fn parse(argv: impl Iterator<Item = String>) -> Result<Args, Failure> {
             "--rounds" => a.rounds = Some(number("--rounds", it.next())?),
             "--signal-after" => a.signal_after = Some(number("--signal-after", it.next())?),
             "--bad-buffer" => a.bad_buffer = true,
+            "--fail-nth" => a.fail_nth = Some(number("--fail-nth", it.next())?),
             "-h" | "--help" => return Err(Failure(USAGE.into(), 0)),
             s if s.starts_with("--") => return Err(usage(format!("unknown option {s}"))),
             _ => a.words.push(w),
@@ -117,6 +123,24 @@ fn seek(f: &mut File, dev: &str, offset: u64) -> Result<(), Failure> {
         .map_err(|e| failed(format!("{dev}: seek to {offset}"), &e))
 }
 
+/// Runs the command's one system call, under `--fail-nth` if given.
+fn syscall<T>(a: &Args, f: impl FnOnce() -> T) -> Result<T, Failure> {
+    let Some(nth) = a.fail_nth else {
+        return Ok(f());
+    };
+    let (r, injected) = sys::with_fail_nth(nth, f).map_err(|e| {
+        failed(
+            "cannot arm fault injection (/proc/thread-self/fail-nth)",
+            &e,
+        )
+    })?;
+    eprintln!(
+        "eductl: fail-nth {nth}: fault {}",
+        if injected { "injected" } else { "not injected" }
+    );
+    Ok(r)
+}
+
 fn cmd_write(a: &Args) -> Result<(), Failure> {
     let [_, path] = &a.words[..] else {
         return Err(usage("write needs exactly one FILE"));
@@ -131,10 +155,10 @@ fn cmd_write(a: &Args) -> Result<(), Failure> {
     let offset = a.offset.unwrap_or(0);
     let mut f = open(&a.dev)?;
     seek(&mut f, &a.dev, offset)?;
-    let r = match a.signal_after {
+    let r = syscall(a, || match a.signal_after {
         Some(ms) => sys::with_signal(Duration::from_millis(ms), false, || f.write(&data)),
         None => f.write(&data),
-    };
+    })?;
     let n = r.map_err(|e| failed(format!("{}: write at offset {offset}", a.dev), &e))?;
     if n < data.len() {
         return Err(Failure(
@@ -162,11 +186,13 @@ fn cmd_read(a: &Args) -> Result<(), Failure> {
     let mut f = open(&a.dev)?;
     seek(&mut f, &a.dev, offset)?;
     let mut buf = vec![0u8; len];
-    let r = if a.bad_buffer {
-        sys::read_to_addr(&f, 0, len)
-    } else {
-        f.read(&mut buf)
-    };
+    let r = syscall(a, || {
+        if a.bad_buffer {
+            sys::read_to_addr(&f, 0, len)
+        } else {
+            f.read(&mut buf)
+        }
+    })?;
     let n = r.map_err(|e| failed(format!("{}: read at offset {offset}", a.dev), &e))?;
     io::stdout()
         .write_all(&buf[..n])
@@ -187,7 +213,8 @@ fn cmd_factorial(a: &Args) -> Result<(), Failure> {
     };
     let n: u32 = number("factorial", Some(n.clone()))?;
     let f = open(&a.dev)?;
-    let r = sys::factorial(&f, n).map_err(|e| failed(format!("{}: factorial", a.dev), &e))?;
+    let r = syscall(a, || sys::factorial(&f, n))?
+        .map_err(|e| failed(format!("{}: factorial", a.dev), &e))?;
     println!("{n}! = {r} (modulo 2^32, computed by the device)");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The few C library calls `std` does not offer: `ioctl`, `read`/`write` with
 //! any pointer (to provoke `EFAULT`), and an interrupting signal timer.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::raw::{c_int, c_ulong, c_void};
@@ -96,6 +96,30 @@ pub fn with_signal<T>(after: Duration, restart: bool, f: impl FnOnce() -> T) -> 
         });
         f()
     })
+}
+
+/// Runs `f` (one system call) with the kernel's fault injection armed so
+/// that the `nth` fault-injection point this thread reaches fails (an
+/// allocation, a user copy). Returns `f`'s result and whether the fault was
+/// injected: if `f` reached fewer than `nth` points, nothing failed.
+pub fn with_fail_nth<T>(nth: u32, f: impl FnOnce() -> T) -> io::Result<(T, bool)> {
+    use std::os::unix::fs::FileExt;
+    let ctl = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/proc/thread-self/fail-nth")?;
+    ctl.write_at(nth.to_string().as_bytes(), 0)?;
+    let r = f();
+    // The counter reads 0 once the fault fired. If it did not fire in `f`,
+    // reading the counter is itself an injection point (a user copy) and may
+    // take the fault: then the read fails, and `f` was not injected either.
+    let mut left = [0u8; 16];
+    let injected = ctl
+        .read_at(&mut left, 0)
+        .is_ok_and(|n| String::from_utf8_lossy(&left[..n]).trim() == "0");
+    // Disarm; this write may take a still pending fault the same way.
+    let _ = ctl.write_at(b"0", 0);
+    Ok((r, injected))
 }
 
 /// The symbolic name of an errno value, for messages.
