@@ -1,4 +1,4 @@
-//! `evidence`: each bug class of `tests/evidence/<class>/` once in C — the
+//! `evidence`: each bug class of `tests/evidence/` once in C — the
 //! edu C twin with that one bug patched in, run under the test kernel's
 //! checkers — and once attempted in Rust against dmabridge's API, which must
 //! not compile. Writes `docs/evidence.md` from what the builds and boots show.
@@ -10,18 +10,26 @@ use crate::ktap;
 use crate::modules::{make_external, Module};
 use crate::qemu::{self, BootOpts, DEFAULT_MEMORY_MIB};
 use crate::test::{compile_fail_case, Tally};
-use crate::util::{io_ctx, run, say, write_if_changed, Result};
+use crate::util::{files_below, io_ctx, run, say, write_if_changed, Result};
 use crate::{bail, demo, Project};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-/// One bug class: `tests/evidence/<slug>/class.txt`, `c.patch`,
-/// `exercise.sh` and the compile-fail case `rust/`.
+/// One bug class: its C half `tests/evidence/c/<slug>/` (`bug.patch` with a
+/// mail-style header, `exercise.sh`, `class.txt` with how to run it) and its
+/// Rust half `tests/evidence/rust/<slug>/` (a compile-fail case).
 pub struct Class {
-    pub dir: PathBuf,
     pub slug: String,
+    pub c_dir: PathBuf,
+    pub rust_dir: PathBuf,
+    /// From the patch header: `Subject: [EVIDENCE] …`, the body, `Modeled-on:`.
+    pub title: String,
+    pub c_bug: String,
+    pub upstream: String,
+    /// The Rust case's `//!` documentation.
+    pub rust_attempt: String,
     fields: Vec<(String, String)>,
 }
 
@@ -63,27 +71,68 @@ pub fn parse_fields(text: &str) -> Vec<(String, String)> {
     fields
 }
 
-const REQUIRED: &[&str] = &["title", "c-bug", "upstream", "expect", "rust-attempt"];
+/// The header of a bug patch: (title, description, upstream fix).
+pub fn patch_header(patch: &str) -> Option<(String, String, String)> {
+    let head = &patch[..patch.find("\n---\n")?];
+    let (subject, rest) = head.split_once("\n\n")?;
+    let title = subject
+        .strip_prefix("Subject: [EVIDENCE] ")?
+        .trim()
+        .to_string();
+    let (body, upstream) = rest.split_once("Modeled-on: ")?;
+    let join = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some((title, join(body), join(upstream)))
+}
+
+/// The `//!` documentation of a Rust case, without its `Must not build:`.
+pub fn case_doc(src: &str) -> String {
+    let doc: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(str::trim)
+        .collect();
+    let doc = doc.join(" ");
+    doc.strip_prefix("Must not build: ")
+        .unwrap_or(&doc)
+        .to_string()
+}
 
 /// Every class, in folder order.
 pub fn classes(p: &Project) -> Result<Vec<Class>> {
-    let dir = p.root.join("tests/evidence");
+    let dir = p.root.join("tests/evidence/c");
     let mut out = Vec::new();
     for e in io_ctx(fs::read_dir(&dir), "cannot read", &dir)?.flatten() {
-        let path = e.path();
-        if !path.join("class.txt").exists() {
+        let c_dir = e.path();
+        if !c_dir.join("bug.patch").exists() {
             continue;
         }
-        let text = fs::read_to_string(path.join("class.txt"))?;
-        let c = Class {
-            slug: e.file_name().to_string_lossy().into_owned(),
-            dir: path,
-            fields: parse_fields(&text),
+        let slug = e.file_name().to_string_lossy().into_owned();
+        let patch = fs::read_to_string(c_dir.join("bug.patch"))?;
+        let Some((title, c_bug, upstream)) = patch_header(&patch) else {
+            bail!(
+                "tests/evidence/c/{slug}/bug.patch needs a header: \
+                 `Subject: [EVIDENCE] …`, a blank line, the bug, `Modeled-on: …`, `---`"
+            );
         };
-        for k in REQUIRED {
-            if c.get(k).is_empty() {
-                bail!("tests/evidence/{}/class.txt has no `{k}:`", c.slug);
-            }
+        let rust_dir = p.root.join("tests/evidence/rust").join(&slug);
+        let rs = files_below(&rust_dir)?
+            .into_iter()
+            .find(|f| f.extension().is_some_and(|e| e == "rs"));
+        let Some(rs) = rs else {
+            bail!("tests/evidence/rust/{slug}/ has no Rust case");
+        };
+        let c = Class {
+            rust_attempt: case_doc(&fs::read_to_string(rs)?),
+            fields: parse_fields(&fs::read_to_string(c_dir.join("class.txt"))?),
+            slug,
+            c_dir,
+            rust_dir,
+            title,
+            c_bug,
+            upstream,
+        };
+        if c.get("expect").is_empty() {
+            bail!("tests/evidence/c/{}/class.txt has no `expect:`", c.slug);
         }
         out.push(c);
     }
@@ -105,7 +154,7 @@ fn build_c_variant(p: &Project, b: &Built, c: &Class) -> Result<Module> {
         .arg(&patched)
         .arg(twin.join("edu_c.c"))
         .arg("-i")
-        .arg(c.dir.join("c.patch")))?;
+        .arg(c.c_dir.join("bug.patch")))?;
     write_if_changed(&src.join("edu_c.c"), &fs::read(&patched)?)?;
     fs::remove_file(&patched)?;
     let dest = p.build.join("evidence").join(&c.slug).join("build");
@@ -233,7 +282,7 @@ fn run_c(p: &Project, kernel: &Built, tools: &[(String, PathBuf)], c: &Class) ->
     let b = kernel;
     let ko = build_c_variant(p, b, c)?;
     let mut extra = tools.to_vec();
-    extra.push(("/evidence/exercise.sh".into(), c.dir.join("exercise.sh")));
+    extra.push(("/evidence/exercise.sh".into(), c.c_dir.join("exercise.sh")));
     let contents = Contents {
         modules: vec![ko.ko],
         load: Vec::new(),
@@ -269,7 +318,7 @@ pub struct ROutcome {
 
 fn run_rust(p: &Project, b: &Built, c: &Class) -> Result<ROutcome> {
     let name = format!("evidence_{}", c.slug.replace('-', "_"));
-    let o = compile_fail_case(p, b, &c.dir.join("rust"), &name)?;
+    let o = compile_fail_case(p, b, &c.rust_dir, &name)?;
     Ok(ROutcome {
         rejected: o.verdict.is_ok(),
         error: o.first_error.unwrap_or_default(),
@@ -313,11 +362,11 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
     let mut s = String::from(
         "# Evidence: bug classes in C at run time, in Rust at compile time\n\n\
          Generated by `cargo xtask evidence`; do not edit by hand. For each class, the C twin of the edu\n\
-         driver (`drivers/edu_c`) gets that one bug (`tests/evidence/<class>/c.patch`) and runs\n\
-         `exercise.sh` on the test kernel (KASAN, DMA-API debugging with scatter-gather checks, kmemleak;\n\
+         driver (`drivers/edu_c`) gets that one bug (`tests/evidence/c/<class>/bug.patch`) and\n\
+         runs its `exercise.sh` on the test kernel (KASAN, DMA-API debugging with scatter-gather checks, kmemleak;\n\
          some classes boot with `swiotlb=force` so that the outcome is what a bouncing platform sees); the\n\
          table shows the first report of any checker after the exercise started. The same mistake\n\
-         attempted against dmabridge's API in a driver without `unsafe` (`tests/evidence/<class>/rust/`)\n\
+         attempted against dmabridge's API in a driver without `unsafe` (`tests/evidence/rust/<class>/`)\n\
          is built and must fail with the compiler error shown. Addresses and code offsets in report\n\
          lines are replaced by `…`.\n\n\
          | # | class | C: caught at run time by | C: first report | Rust: compile error |\n\
@@ -351,7 +400,7 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             i + 1,
-            c.get("title").replace('|', "\\|"),
+            c.title.replace('|', "\\|"),
             co.detector.describe(),
             c_line,
             r
@@ -364,12 +413,12 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
     ));
     for (i, (c, _, _)) in rows.iter().enumerate() {
         s.push_str(&format!(
-            "\n## {}. {}\n\n- C bug (`tests/evidence/{}/c.patch`): {}\n- Modeled on the upstream fix: {}\n",
+            "\n## {}. {}\n\n- C bug (`tests/evidence/c/{}/bug.patch`): {}\n- Modeled on the upstream fix: {}\n",
             i + 1,
-            c.get("title"),
+            c.title,
             c.slug,
-            c.get("c-bug"),
-            c.get("upstream"),
+            c.c_bug,
+            c.upstream,
         ));
         if !c.get("boot").is_empty() || c.memory_mib().ok() != Some(DEFAULT_MEMORY_MIB) {
             s.push_str(&format!(
@@ -379,9 +428,8 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
             ));
         }
         s.push_str(&format!(
-            "- Rust attempt (`tests/evidence/{}/rust/`): {}\n",
-            c.slug,
-            c.get("rust-attempt")
+            "- Rust attempt (`tests/evidence/rust/{}/`): {}\n",
+            c.slug, c.rust_attempt
         ));
     }
     s.push_str(
@@ -446,6 +494,18 @@ mod tests {
         assert_eq!(f[0], ("title".into(), "a b".into()));
         assert_eq!(f[1], ("c-bug".into(), "one two".into()));
         assert_eq!(f[2], ("expect".into(), "kasan".into()));
+    }
+
+    #[test]
+    fn patch_headers_and_case_docs() {
+        let patch = "Subject: [EVIDENCE] a title\n\nThe bug,\nin two lines.\n\nModeled-on: \"x: fix y\" (123abc):\n why.\n---\n--- a/f.c\n+++ b/f.c\n";
+        let (t, b, u) = patch_header(patch).unwrap();
+        assert_eq!(t, "a title");
+        assert_eq!(b, "The bug, in two lines.");
+        assert_eq!(u, "\"x: fix y\" (123abc): why.");
+        assert!(patch_header("--- a/f.c\n").is_none());
+        let rs = "// SPDX\n\n//! Must not build: do\n//! this.\n\nuse x;\n";
+        assert_eq!(case_doc(rs), "do this.");
     }
 
     #[test]

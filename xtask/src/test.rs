@@ -276,7 +276,7 @@ pub fn first_error(lines: &[String]) -> Option<String> {
 }
 
 /// Every compile-fail case: `tests/compile-fail/<name>/` and the Rust half of
-/// each evidence class, `tests/evidence/<class>/rust/`.
+/// each evidence class, `tests/evidence/rust/<class>/`.
 pub fn compile_fail_cases(p: &Project) -> Vec<(String, PathBuf)> {
     let mut cases = Vec::new();
     if let Ok(entries) = fs::read_dir(p.root.join("tests/compile-fail")) {
@@ -286,12 +286,11 @@ pub fn compile_fail_cases(p: &Project) -> Vec<(String, PathBuf)> {
             }
         }
     }
-    if let Ok(entries) = fs::read_dir(p.root.join("tests/evidence")) {
+    if let Ok(entries) = fs::read_dir(p.root.join("tests/evidence/rust")) {
         for e in entries.flatten() {
-            let rust = e.path().join("rust");
-            if rust.join("Kbuild").exists() {
+            if e.path().join("Kbuild").exists() {
                 let name = format!("evidence_{}", e.file_name().to_string_lossy());
-                cases.push((name.replace('-', "_"), rust));
+                cases.push((name.replace('-', "_"), e.path()));
             }
         }
     }
