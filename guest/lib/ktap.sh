@@ -6,6 +6,8 @@ ktap_n=0
 ktap_failed=0
 
 ktap_plan() {
+	ktap_n=0
+	ktap_failed=0
 	echo "KTAP version 1"
 	echo "1..$1"
 }

@@ -128,6 +128,11 @@ fn syscall<T>(a: &Args, f: impl FnOnce() -> T) -> Result<T, Failure> {
     let Some(nth) = a.fail_nth else {
         return Ok(f());
     };
+    if a.signal_after.is_some() {
+        // Installing the handler and starting the signalling thread would
+        // take the injected fault instead of the call.
+        return Err(usage("--fail-nth and --signal-after do not combine"));
+    }
     let (r, injected) = sys::with_fail_nth(nth, f).map_err(|e| {
         failed(
             "cannot arm fault injection (/proc/thread-self/fail-nth)",
@@ -188,7 +193,7 @@ fn cmd_read(a: &Args) -> Result<(), Failure> {
     let mut buf = vec![0u8; len];
     let r = syscall(a, || {
         if a.bad_buffer {
-            sys::read_to_addr(&f, 0, len)
+            sys::read_to_bad(&f, sys::BadAddress::Null, len)
         } else {
             f.read(&mut buf)
         }

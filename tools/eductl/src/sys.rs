@@ -47,29 +47,45 @@ pub fn factorial(f: &File, n: u32) -> io::Result<u32> {
     Ok(v)
 }
 
-/// `ioctl(f, request, addr)` with an arbitrary request and argument: the
-/// kernel validates both, and an address that is not mapped is never
-/// dereferenced by this process.
-pub fn raw_ioctl(f: &File, request: c_ulong, addr: usize) -> io::Result<()> {
-    // SAFETY: the kernel checks the request number and accesses `addr` only
-    // through copy_{from,to}_user, which fail with EFAULT on a bad address;
-    // this process never touches `addr` itself.
-    check(unsafe { ioctl(f.as_raw_fd(), request, addr) } as isize).map(|_| ())
+/// An address no object of this process lives at, to hand the kernel where
+/// it expects a user buffer: it must fail the access with `EFAULT`.
+#[derive(Clone, Copy, Debug)]
+pub enum BadAddress {
+    /// NULL: the page at 0 is never mapped (`vm.mmap_min_addr`).
+    Null,
+    /// An address in the kernel's half, which `access_ok` rejects.
+    Kernel,
 }
 
-/// `read(2)` into an address this process does not own (to provoke `EFAULT`).
-pub fn read_to_addr(f: &File, addr: usize, len: usize) -> io::Result<usize> {
-    // SAFETY: the kernel writes to `addr` only through copy_to_user, which
-    // fails with EFAULT on an unmapped address; the callers pass addresses
-    // with no Rust object behind them, so no Rust-visible memory changes.
-    check(unsafe { read(f.as_raw_fd(), addr as *mut c_void, len) })
+impl BadAddress {
+    fn addr(self) -> usize {
+        match self {
+            BadAddress::Null => 0,
+            BadAddress::Kernel => 0xffff_8880_0000_0000,
+        }
+    }
 }
 
-/// `write(2)` from an address this process does not own (to provoke `EFAULT`).
-pub fn write_from_addr(f: &File, addr: usize, len: usize) -> io::Result<usize> {
-    // SAFETY: the kernel only reads `addr` (copy_from_user, EFAULT if it is
-    // not mapped); nothing in this process is read or changed.
-    check(unsafe { write(f.as_raw_fd(), addr as *const c_void, len) })
+/// `ioctl(f, request, bad)`.
+pub fn ioctl_bad_arg(f: &File, request: c_ulong, bad: BadAddress) -> io::Result<()> {
+    // SAFETY: whatever `request` makes the kernel (driver or VFS) do with its
+    // argument, the argument is a `BadAddress`: no memory of this process is
+    // there, so nothing this process owns can be read or changed.
+    check(unsafe { ioctl(f.as_raw_fd(), request, bad.addr()) } as isize).map(|_| ())
+}
+
+/// `read(2)` of `len` bytes into a bad address.
+pub fn read_to_bad(f: &File, bad: BadAddress, len: usize) -> io::Result<usize> {
+    // SAFETY: the kernel writes to the buffer only through copy_to_user, and
+    // no memory of this process is at a `BadAddress`.
+    check(unsafe { read(f.as_raw_fd(), bad.addr() as *mut c_void, len) })
+}
+
+/// `write(2)` of `len` bytes from a bad address.
+pub fn write_from_bad(f: &File, bad: BadAddress, len: usize) -> io::Result<usize> {
+    // SAFETY: the kernel only reads the buffer (copy_from_user), and no
+    // memory of this process is at a `BadAddress`.
+    check(unsafe { write(f.as_raw_fd(), bad.addr() as *const c_void, len) })
 }
 
 extern "C" fn on_signal(_sig: c_int) {}
