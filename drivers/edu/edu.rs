@@ -234,7 +234,7 @@ impl pci::Driver for EduDriver {
         let irq = pdev.request_irq(0, c_str!("edu"), Handler(edu.clone()))?;
         let name = CString::try_from_fmt(fmt!("edu{}", number.0))?;
         let misc = MiscDeviceRegistration::register_named(name, &FOPS, edu)?;
-        pr_info!("edu{}: id 0x{:08x}, {:?} interrupt\n", number.0, id, kind);
+        pr_info!("edu{}: id 0x{:08x}, {} interrupt\n", number.0, id, kind);
         pci::pin(EduDriver {
             _misc: misc,
             _irq: irq,

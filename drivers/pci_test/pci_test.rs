@@ -104,7 +104,7 @@ impl pci::Driver for PciTest {
         )?;
         let irq = pdev.request_irq(0, c_str!("pci_test"), Handler(shared.clone()))?;
         let misc = MiscDeviceRegistration::register(c_str!("pcitest"), &FOPS, shared)?;
-        pr_info!("bound: id 0x{:08x}, {:?} interrupt\n", id, kind);
+        pr_info!("bound: id 0x{:08x}, {} interrupt\n", id, kind);
         pci::pin(PciTest {
             _misc: misc,
             _irq: irq,

@@ -127,14 +127,10 @@ pub fn demo(p: &Project) -> Result<i32> {
         report.count(Outcome::Pass),
         report.count(Outcome::Fail)
     );
-    let mut show = false;
+    // The guest script's own lines; kernel messages stay in the log.
     for line in boot.log.lines() {
-        if line.contains("dmabridge-demo: begin") {
-            show = true;
-        } else if line.contains("dmabridge-demo: end") {
-            show = false;
-        } else if show {
-            println!("{line}");
+        if let Some(text) = line.strip_prefix("demo| ") {
+            println!("{text}");
         }
     }
     if !report.findings.is_empty() {

@@ -519,6 +519,17 @@ pub enum IrqKind {
     Msix,
 }
 
+impl core::fmt::Display for IrqKind {
+    /// The names the kernel prints (`/proc/interrupts`, `lspci`).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            IrqKind::Intx => "INTx",
+            IrqKind::Msi => "MSI",
+            IrqKind::Msix => "MSI-X",
+        })
+    }
+}
+
 impl Device<Bound> {
     /// The Linux IRQ number of vector `index` (after
     /// [`Device::alloc_irq_vectors`]); `EINVAL` for an index not allocated.
