@@ -127,6 +127,12 @@ struct Column {
     run: GuestRun,
 }
 
+/// Bytes as KiB with one decimal: C modules embed their source file's path
+/// (KASAN, WARN), so exact sizes move by a few bytes between checkouts.
+pub fn kib(bytes: u64) -> String {
+    format!("{}.{}", bytes / 1024, (bytes % 1024) * 10 / 1024)
+}
+
 fn opt(v: Option<u64>) -> String {
     v.map_or("missing".into(), |v| v.to_string())
 }
@@ -168,13 +174,15 @@ fn render(cols: &[Column]) -> String {
             c.unsafe_words.to_string()
         }
     });
-    let size = |v: [u64; 3]| format!("{} / {} / {}", v[0], v[1], v[2]);
-    row(&mut s, "`.ko` text / data / bss, test kernel", &|c| {
+    let size = |v: [u64; 3]| format!("{} / {} / {}", kib(v[0]), kib(v[1]), kib(v[2]));
+    row(&mut s, "`.ko` text / data / bss (KiB), test kernel", &|c| {
         size(c.test_size)
     });
-    row(&mut s, "`.ko` text / data / bss, benchmark kernel", &|c| {
-        size(c.bench_size)
-    });
+    row(
+        &mut s,
+        "`.ko` text / data / bss (KiB), benchmark kernel",
+        &|c| size(c.bench_size),
+    );
     row(&mut s, "guest tests passed / failed", &|c| {
         format!("{} / {}", c.run.passed, c.run.failed)
     });
@@ -194,7 +202,7 @@ fn render(cols: &[Column]) -> String {
          share `drivers/include/uapi/edu.h`. The Rust driver's safety rests on the bindings in\n\
          `kernel/rust/kernel/` (shared by every Rust driver, reviewed once), whose `unsafe` blocks each\n\
          carry a `// SAFETY:` argument; the C driver's rests on its author getting every path right.\n\
-         Module sizes are `size` of the `.ko`: the Rust module carries monomorphized generic code of the\n\
+         Module sizes are `size` of the `.ko`, in KiB: the Rust module carries monomorphized generic code of the\n\
          bindings (devres, DMA mappings, misc device vtables) that C gets from out-of-line kernel\n\
          functions.\n",
     );
@@ -293,6 +301,13 @@ mod tests {
         assert_eq!(count_lines(c), (6, 2));
         let r = "//! doc\nfn f() {} // end\n    /// x\n";
         assert_eq!(count_lines(r), (3, 1));
+    }
+
+    #[test]
+    fn kibibytes() {
+        assert_eq!(kib(8212), "8.0");
+        assert_eq!(kib(43410), "42.3");
+        assert_eq!(kib(98), "0.0");
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct Tools {
     pub clippy_driver: PathBuf,
     pub bindgen: PathBuf,
     pub qemu: PathBuf,
+    /// The project root: built files record paths relative to it.
+    pub root: PathBuf,
 }
 
 impl Tools {
@@ -56,6 +58,7 @@ impl Tools {
             clippy_driver: "/usr/bin/clippy-driver".into(),
             bindgen: p.build.join("tools/bin/bindgen"),
             qemu: "/usr/bin/qemu-system-x86_64".into(),
+            root: p.root.clone(),
         }
     }
 
@@ -68,6 +71,11 @@ impl Tools {
             format!("BINDGEN={}", self.bindgen.display()),
             format!("CLIPPY_DRIVER={}", self.clippy_driver.display()),
             "CLIPPY=1".into(),
+            // Paths inside the project are recorded relative to it (file
+            // names in warnings, panics, KASAN descriptors), so a kernel or
+            // module is the same bytes in every checkout.
+            format!("KCFLAGS=-ffile-prefix-map={}/=", self.root.display()),
+            format!("KRUSTFLAGS=--remap-path-prefix={}/=", self.root.display()),
         ]
     }
 }
