@@ -1,5 +1,6 @@
 #!/bin/sh
-# The guest half of `cargo xtask demo`: what a newcomer sees. The host loaded
+# The guest half of `cargo xtask demo`: what a newcomer sees. It runs in the
+# scratch directory guest/init starts scripts in. The host loaded
 # the Rust edu driver before this script.
 
 # The host shows only the lines that say() prints, without kernel messages.
@@ -29,8 +30,8 @@ say "2. A message goes into the device by DMA (RAM -> device), then comes"
 say "   back by DMA (device -> RAM):"
 msg="Hello from Linux 6.12: these bytes crossed the DMA bridge twice."
 before=$(irqs)
-printf '%s' "$msg" > /tmp/msg
-eductl write /tmp/msg --offset 100 2>/dev/null || fail "eductl write"
+printf '%s' "$msg" > msg
+eductl write msg --offset 100 2>/dev/null || fail "eductl write"
 back=$(eductl read --offset 100 --len ${#msg} 2>/dev/null) || fail "eductl read"
 say "     wrote: $msg"
 say "     read:  $back"
@@ -48,10 +49,10 @@ say
 say "4. eductl selftest: the whole /dev/edu0 interface, good and bad input"
 say "   (round trips at 25 sizes and odd offsets, EFAULT/ENOTTY/EINVAL/ENOSPC,"
 say "   signals, concurrent writers):"
-eductl selftest > /tmp/selftest 2>&1
+eductl selftest > selftest 2>&1
 rc=$?
-grep '^not ok' /tmp/selftest | sed 's/^/demo|      /'
-say "     $(grep '^# [0-9]* passed' /tmp/selftest | sed 's/^# //')"
+grep '^not ok' selftest | sed 's/^/demo|      /'
+say "     $(grep '^# [0-9]* passed' selftest | sed 's/^# //')"
 [ $rc = 0 ] || fail "eductl selftest"
 
 say

@@ -9,7 +9,7 @@ use crate::kernel::Built;
 use crate::ktap;
 use crate::modules::{make_external, Module};
 use crate::qemu::{self, BootOpts, DEFAULT_MEMORY_MIB};
-use crate::test::{compile_fail_case, Tally};
+use crate::test::{compile_fail_case, evidence_case_name, Tally};
 use crate::util::{files_below, io_ctx, run, say, write_if_changed, Result};
 use crate::{bail, demo, Project};
 use std::fs;
@@ -278,8 +278,7 @@ pub struct COutcome {
     pub ran: bool,
 }
 
-fn run_c(p: &Project, kernel: &Built, tools: &[(String, PathBuf)], c: &Class) -> Result<COutcome> {
-    let b = kernel;
+fn run_c(p: &Project, b: &Built, tools: &[(String, PathBuf)], c: &Class) -> Result<COutcome> {
     let ko = build_c_variant(p, b, c)?;
     let mut extra = tools.to_vec();
     extra.push(("/evidence/exercise.sh".into(), c.c_dir.join("exercise.sh")));
@@ -317,8 +316,7 @@ pub struct ROutcome {
 }
 
 fn run_rust(p: &Project, b: &Built, c: &Class) -> Result<ROutcome> {
-    let name = format!("evidence_{}", c.slug.replace('-', "_"));
-    let o = compile_fail_case(p, b, &c.rust_dir, &name)?;
+    let o = compile_fail_case(p, b, &c.rust_dir, &evidence_case_name(&c.slug))?;
     Ok(ROutcome {
         rejected: o.verdict.is_ok(),
         error: o.first_error.unwrap_or_default(),

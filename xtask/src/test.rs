@@ -289,13 +289,18 @@ pub fn compile_fail_cases(p: &Project) -> Vec<(String, PathBuf)> {
     if let Ok(entries) = fs::read_dir(p.root.join("tests/evidence/rust")) {
         for e in entries.flatten() {
             if e.path().join("Kbuild").exists() {
-                let name = format!("evidence_{}", e.file_name().to_string_lossy());
-                cases.push((name.replace('-', "_"), e.path()));
+                let name = evidence_case_name(&e.file_name().to_string_lossy());
+                cases.push((name, e.path()));
             }
         }
     }
     cases.sort();
     cases
+}
+
+/// The compile-fail name of evidence class `slug`'s Rust case.
+pub fn evidence_case_name(slug: &str) -> String {
+    format!("evidence_{}", slug.replace('-', "_"))
 }
 
 fn compile_fail(p: &Project, b: &Built, t: &mut Tally) -> Result {
