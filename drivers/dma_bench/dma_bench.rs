@@ -10,9 +10,8 @@
 use core::hint::black_box;
 use kernel::{
     c_str,
-    dma::{CoherentAllocation, DmaMask, DmaPool, FromDevice, ToDevice},
+    dma::{CoherentAllocation, DmaMask, DmaPool, FromDevice, ToDevice, ZeroedPage},
     driver::Core,
-    page::Page,
     pci,
     prelude::*,
     time::Ktime,
@@ -60,7 +59,7 @@ impl pci::Driver for DmaBench {
             black_box(m.sync_for_cpu()?);
             Ok(())
         })?;
-        let mut page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+        let mut page = ZeroedPage::alloc(GFP_KERNEL)?;
         time("map_page_unmap", |_| {
             let m = acc.map_single::<ToDevice, _>(&mut page)?;
             black_box(m.dma_handle());

@@ -14,10 +14,13 @@ use kernel::{
     c_str,
     delay::msleep,
     devres::Devres,
-    dma::{Bidirectional, CoherentAllocation, DmaDevice, DmaMask, DmaPool, FromDevice, ToDevice},
+    dma::{
+        Bidirectional, CoherentAllocation, DmaDevice, DmaMask, DmaPool, FromDevice, ToDevice,
+        ZeroedPage,
+    },
     driver::{Core, Registration},
     kunit::Fixture,
-    page::{Page, PAGE_SIZE},
+    page::PAGE_SIZE,
     pci,
     prelude::*,
     sync::Arc,
@@ -212,7 +215,7 @@ fn dma_streaming_owned() -> Result {
     let m = b.dma.map_owned::<ToDevice, _>(pattern(EDU_BUF_LEN, 9)?)?;
     to_edu(&b, m.dma_handle(), 0, EDU_BUF_LEN)?;
     let sent = m.unmap();
-    let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    let page = ZeroedPage::alloc(GFP_KERNEL)?;
     let m = b.dma.map_owned::<FromDevice, _>(page)?;
     from_edu(&b, 0, m.dma_handle(), EDU_BUF_LEN)?;
     let cpu = m.sync_for_cpu()?;

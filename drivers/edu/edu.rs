@@ -119,12 +119,15 @@ impl Edu {
         }
         self.done.reinit();
         self.bar.try_access_with(start)?;
-        let interrupted = match self.done.wait_interruptible_timeout(TIMEOUT_MS) {
+        let answered_after_signal = match self.done.wait_interruptible_timeout(TIMEOUT_MS) {
             Ok(true) => return Ok(()),
+            // No interrupt in time: the device is not answering.
             Ok(false) => false,
-            Err(_) => !self.done.wait_timeout(TIMEOUT_MS),
+            // A signal: wait for the device (it may be writing the buffer),
+            // then restart the system call.
+            Err(_) => self.done.wait_timeout(TIMEOUT_MS),
         };
-        if !interrupted {
+        if answered_after_signal {
             return Err(ERESTARTSYS);
         }
         pr_err!(

@@ -39,6 +39,31 @@ ktap_done() {
 	[ $ktap_failed -eq 0 ]
 }
 
+# kunit_module NAME SUITE: loads module NAME, whose KUnit suite SUITE runs
+# while insmod loads it, and nests the suite's results (read from debugfs) in
+# this test's output. KUnit's own lines are info level: the console's log
+# level is lowered just enough to hold them back (they would be counted
+# twice), never so far that warnings (level 4) or messages without a level
+# disappear. Passes when the module loaded and every case passed.
+kunit_module() {
+	results=/sys/kernel/debug/kunit/$2/results
+	level=$(cut -f1 /proc/sys/kernel/printk)
+	echo 6 > /proc/sys/kernel/printk
+	ktap_check "$1_module_loads" insmod "/lib/modules/$1.ko"
+	echo "$level" > /proc/sys/kernel/printk
+	if [ -r "$results" ]; then
+		sed 's/^/    /' "$results"
+		if grep -q "^ *not ok" "$results"; then
+			ktap_fail "kunit_suite_$2"
+		else
+			ktap_ok "kunit_suite_$2"
+		fi
+	else
+		echo "# $results is missing"
+		ktap_fail "kunit_suite_$2"
+	fi
+}
+
 # pci_find VENDOR DEVICE: the sysfs folder of the first matching PCI device.
 pci_find() {
 	for d in /sys/bus/pci/devices/*; do

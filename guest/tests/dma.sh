@@ -5,28 +5,10 @@
 
 . /guest/lib/ktap.sh
 
-results=/sys/kernel/debug/kunit/dma/results
 edu=$(pci_find 0x1234 0x11e8)
 
 ktap_plan 4
-# KUnit runs the suite while insmod loads the module. Keep its lines off the
-# console (they are read from debugfs below, nested in this test's output).
-level=$(cut -f1 /proc/sys/kernel/printk)
-echo 4 > /proc/sys/kernel/printk
-ktap_check dma_test_module_loads insmod /lib/modules/dma_test.ko
-echo "$level" > /proc/sys/kernel/printk
-
-if [ -r $results ]; then
-	sed 's/^/    /' $results
-	if grep -q "^ *not ok" $results; then
-		ktap_fail kunit_suite_dma
-	else
-		ktap_ok kunit_suite_dma
-	fi
-else
-	echo "# $results is missing"
-	ktap_fail kunit_suite_dma
-fi
+kunit_module dma_test dma
 # The last case unregistered the driver: edu is unbound, nothing is pending.
 ktap_check edu_unbound_after_suite test ! -e "$edu/driver"
 ktap_check dma_test_module_unloads rmmod dma_test

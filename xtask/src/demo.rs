@@ -47,6 +47,7 @@ pub fn boot_script(
         load: load.to_vec(),
         script,
         extra: r.tools.clone(),
+        env: Vec::new(),
     };
     let initrd = initramfs::pack(p, &r.kernel, &contents, name)?;
     qemu::boot(p, &r.kernel, &initrd, &opts)

@@ -131,8 +131,11 @@ pub fn classes(p: &Project) -> Result<Vec<Class>> {
             c_bug,
             upstream,
         };
-        if c.get("expect").is_empty() {
-            bail!("tests/evidence/c/{}/class.txt has no `expect:`", c.slug);
+        if c.get("expect").is_empty() || c.get("expect-line").is_empty() {
+            bail!(
+                "tests/evidence/c/{}/class.txt needs `expect:` and `expect-line:`",
+                c.slug
+            );
         }
         out.push(c);
     }
@@ -276,6 +279,21 @@ pub struct COutcome {
     pub detector: Detector,
     pub line: String,
     pub ran: bool,
+    /// The exercise's exit status (`evidence: exercise exit status N`).
+    pub exit: Option<i32>,
+}
+
+/// The exit status the guest printed for an exercise: `evidence: exercise
+/// exit status N`, or `evidence: exercise <slug> exit status N`.
+pub fn exercise_status(log: &str, slug: Option<&str>) -> Option<i32> {
+    let marker = match slug {
+        Some(s) => format!("evidence: exercise {s} exit status "),
+        None => "evidence: exercise exit status ".to_string(),
+    };
+    log.lines()
+        .filter_map(|l| l.split(marker.as_str()).nth(1))
+        .filter_map(|s| s.trim().parse().ok())
+        .next_back()
 }
 
 fn run_c(p: &Project, b: &Built, tools: &[(String, PathBuf)], c: &Class) -> Result<COutcome> {
@@ -287,6 +305,7 @@ fn run_c(p: &Project, b: &Built, tools: &[(String, PathBuf)], c: &Class) -> Resu
         load: Vec::new(),
         script: p.root.join("guest/evidence.sh"),
         extra,
+        env: Vec::new(),
     };
     let name = format!("evidence-{}", c.slug);
     let initrd = initramfs::pack(p, b, &contents, &name)?;
@@ -306,7 +325,195 @@ fn run_c(p: &Project, b: &Built, tools: &[(String, PathBuf)], c: &Class) -> Resu
         detector,
         line,
         ran,
+        exit: exercise_status(&boot.log, None),
     })
+}
+
+/// The exit status `class.txt` expects of the exercise under `key` (`exit`
+/// with the bug, `control-exit` with the unpatched driver); 0 if unset.
+fn expected_exit(c: &Class, key: &str) -> Result<i32> {
+    match c.get(key) {
+        "" => Ok(0),
+        v => v
+            .parse()
+            .map_err(|_| crate::util::Error(format!("{}: bad {key} `{v}`", c.slug))),
+    }
+}
+
+/// Whether the C variant's outcome is the one `class.txt` names: the
+/// checker (`expect:`), a line of its report (`expect-line:`) and the
+/// exercise's exit status (`exit:`).
+pub fn c_verdict(c: &Class, o: &COutcome) -> std::result::Result<(), String> {
+    if !o.ran {
+        return Err(format!(
+            "the guest script did not finish (see build/logs/evidence-{}.log)",
+            c.slug
+        ));
+    }
+    let want = c.get("expect");
+    if o.detector.key() != want {
+        return Err(format!(
+            "expected {want}, got {}: {}",
+            o.detector.key(),
+            o.line
+        ));
+    }
+    let line = c.get("expect-line");
+    if line.is_empty() || !o.line.contains(line) {
+        return Err(format!(
+            "expected a report containing `{line}`, got: {}",
+            o.line
+        ));
+    }
+    let exit = expected_exit(c, "exit").map_err(|e| e.0)?;
+    if o.exit != Some(exit) {
+        return Err(format!(
+            "the exercise exited with {:?}, class.txt says {exit}",
+            o.exit
+        ));
+    }
+    Ok(())
+}
+
+/// The console lines of one class's exercise in a control boot: from its
+/// `evidence: begin <slug>` to its exit status line.
+pub fn class_span<'a>(log: &'a str, slug: &str) -> &'a str {
+    let begin = format!("evidence: begin {slug}\n");
+    let Some(at) = log.find(&begin) else {
+        return "";
+    };
+    let rest = &log[at..];
+    let end = format!("evidence: exercise {slug} exit status");
+    match rest.find(&end) {
+        Some(e) => &rest[..e],
+        None => rest,
+    }
+}
+
+/// Whether a class's exercise ran cleanly in a finished control boot: no
+/// checker report during it or in the final kmemleak scan (except the one
+/// `control-report:` allows), not the bug's report, unloaded, same data, and
+/// the `control-exit:` status.
+pub fn control_verdict(c: &Class, log: &str) -> std::result::Result<(), String> {
+    let want = expected_exit(c, "control-exit").map_err(|e| e.0)?;
+    let got = exercise_status(log, Some(&c.slug));
+    // After the last exercise: kmemleak's scan, charged to every class.
+    let tail = log
+        .rfind("evidence: exercise ")
+        .and_then(|at| log[at..].split_once('\n'))
+        .map_or("", |(_, t)| t);
+    let span = format!("{}\n{tail}", class_span(log, &c.slug));
+    // A report `control-report:` names (with its stack dump) is expected.
+    let allowed = c.get("control-report");
+    if !allowed.is_empty() && !span.contains(allowed) {
+        return Err(format!(
+            "class.txt expects the control to report `{allowed}`; it did not"
+        ));
+    }
+    let rest = if allowed.is_empty() {
+        span.clone()
+    } else {
+        ktap::strip_reports(&span, &[allowed])
+    };
+    let findings = ktap::parse(&rest).findings;
+    if !findings.is_empty() {
+        return Err(format!(
+            "the unpatched driver was reported too: {}",
+            findings
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
+    }
+    if span.contains(c.get("expect-line")) {
+        return Err(format!(
+            "the unpatched driver shows the bug's report too: `{}`",
+            c.get("expect-line")
+        ));
+    }
+    if span.contains("evidence: rmmod edu_c failed") {
+        return Err("the unpatched driver did not unload".into());
+    }
+    if span.contains("evidence: data differs") {
+        return Err("the unpatched driver's data differs too".into());
+    }
+    if got != Some(want) {
+        return Err(format!(
+            "with the unpatched driver the exercise exited with {got:?}, class.txt says {want}"
+        ));
+    }
+    Ok(())
+}
+
+/// The control: the unpatched edu_c runs the exercises of every class that
+/// boots the same way (command line and RAM), one after another in one boot.
+/// Nothing may report anything, and each exercise must exit with its
+/// `control-exit:` status. Returns each class's verdict.
+fn run_controls(
+    p: &Project,
+    ready: &Ready,
+    classes: &[Class],
+) -> Result<Vec<(String, std::result::Result<(), String>)>> {
+    let b = &ready.kernel;
+    let clean = crate::modules::build_one(p, b, crate::kernel::TEST.name, "edu_c")?;
+    let mut groups: Vec<(String, u32, Vec<&Class>)> = Vec::new();
+    for c in classes {
+        let key = (c.get("boot").to_string(), c.memory_mib()?);
+        match groups.iter_mut().find(|g| (g.0.clone(), g.1) == key) {
+            Some(g) => g.2.push(c),
+            None => groups.push((key.0, key.1, vec![c])),
+        }
+    }
+    let mut out = Vec::new();
+    for (i, (boot_args, memory, members)) in groups.iter().enumerate() {
+        let mut extra = ready.tools.clone();
+        for c in members {
+            extra.push((
+                format!("/evidence/{}/exercise.sh", c.slug),
+                c.c_dir.join("exercise.sh"),
+            ));
+        }
+        let contents = Contents {
+            modules: vec![clean.ko.clone()],
+            load: Vec::new(),
+            script: p.root.join("guest/evidence-control.sh"),
+            extra,
+            env: Vec::new(),
+        };
+        let name = format!("evidence-control-{}", i + 1);
+        let initrd = initramfs::pack(p, b, &contents, &name)?;
+        let log = p.build.join(format!("logs/{name}.log"));
+        let timeout = Duration::from_secs(300);
+        let opts = BootOpts {
+            append: boot_args.split_whitespace().map(String::from).collect(),
+            memory_mib: *memory,
+            ..BootOpts::quiet(log.clone(), timeout)
+        };
+        say(
+            "evidence",
+            &format!(
+                "control: unpatched edu_c runs {} exercise(s)",
+                members.len()
+            ),
+        );
+        let boot = qemu::boot(p, b, &initrd, &opts)?;
+        let ran = demo::finished(&boot, timeout, &log).is_ok_and(|code| code == 0)
+            && boot.log.contains("evidence: end");
+        for c in members {
+            let verdict = if ran {
+                control_verdict(c, &boot.log)
+            } else {
+                Err(format!(
+                    "the control run did not finish (see {})",
+                    log.display()
+                ))
+            };
+            out.push((c.slug.clone(), verdict));
+        }
+    }
+    Ok(out)
 }
 
 /// The Rust half: the compile-fail case's first error.
@@ -324,25 +531,46 @@ fn run_rust(p: &Project, b: &Built, c: &Class) -> Result<ROutcome> {
 }
 
 /// The C runs as tests of `cargo xtask test`: each class's C bug must still
-/// be reported by the tool its `expect:` names. (The Rust halves run with
-/// the compile-fail cases.)
+/// be reported as `class.txt` says (`evidence.<class>.c_outcome`), and the
+/// unpatched driver must run the same exercise cleanly
+/// (`evidence.<class>.c_control_clean`). (The Rust halves run with the
+/// compile-fail cases.)
 pub fn c_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
-    for c in classes(p)? {
-        let o = run_c(p, &ready.kernel, &ready.tools, &c)?;
-        let want = c.get("expect");
-        let pass = o.ran && o.detector.key() == want;
-        t.add(format!("evidence.{}.c_outcome", c.slug), pass, || {
-            if o.ran {
-                format!("expected {want}, got {}: {}", o.detector.key(), o.line)
-            } else {
-                format!(
-                    "the guest script did not finish (see build/logs/evidence-{}.log)",
-                    c.slug
-                )
-            }
-        })
+    let classes = classes(p)?;
+    for (slug, verdict) in run_controls(p, ready, &classes)? {
+        let why = verdict.clone().err().unwrap_or_default();
+        t.add(
+            format!("evidence.{slug}.c_control_clean"),
+            verdict.is_ok(),
+            || why,
+        );
+    }
+    let doc = fs::read_to_string(p.root.join("docs/evidence.md")).unwrap_or_default();
+    for c in &classes {
+        let o = run_c(p, &ready.kernel, &ready.tools, c)?;
+        let verdict = c_verdict(c, &o);
+        let why = verdict.clone().err().unwrap_or_default();
+        t.add(
+            format!("evidence.{}.c_outcome", c.slug),
+            verdict.is_ok(),
+            || why,
+        );
+        // The published table states this run's report.
+        let cell = code_cell(&o.line);
+        t.add(
+            format!("evidence.{}.doc_matches_run", c.slug),
+            doc.contains(&cell),
+            || format!("docs/evidence.md does not show {cell}: rerun `cargo xtask evidence`"),
+        );
     }
     Ok(())
+}
+
+/// Whether docs/evidence.md shows the Rust case's first error as this run
+/// produced it.
+pub fn doc_shows_rust_error(p: &Project, first_error: &str) -> bool {
+    fs::read_to_string(p.root.join("docs/evidence.md"))
+        .is_ok_and(|doc| doc.contains(&code_cell(first_error)))
 }
 
 /// A table cell showing `s` as code.
@@ -478,7 +706,7 @@ pub fn evidence(p: &Project) -> Result<i32> {
     );
     let ok = rows
         .iter()
-        .all(|(c, co, ro)| ro.rejected && co.ran && co.detector.key() == c.get("expect"));
+        .all(|(c, co, ro)| ro.rejected && c_verdict(c, co).is_ok());
     Ok(if ok { 0 } else { 1 })
 }
 
@@ -504,6 +732,22 @@ mod tests {
         assert!(patch_header("--- a/f.c\n").is_none());
         let rs = "// SPDX\n\n//! Must not build: do\n//! this.\n\nuse x;\n";
         assert_eq!(case_doc(rs), "do this.");
+    }
+
+    #[test]
+    fn control_spans() {
+        let log = "x\nevidence: begin a\nWARNING: one\nevidence: exercise a exit status 0\nevidence: begin b\nok\nevidence: exercise b exit status 1\n";
+        assert_eq!(class_span(log, "a"), "evidence: begin a\nWARNING: one\n");
+        assert_eq!(class_span(log, "b"), "evidence: begin b\nok\n");
+        assert_eq!(class_span(log, "c"), "");
+    }
+
+    #[test]
+    fn exercise_statuses() {
+        let log = "evidence: exercise exit status 1\nevidence: exercise 2-x exit status 0\n";
+        assert_eq!(exercise_status(log, None), Some(1));
+        assert_eq!(exercise_status(log, Some("2-x")), Some(0));
+        assert_eq!(exercise_status(log, Some("3-y")), None);
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Contents {
     pub script: PathBuf,
     /// Extra files: (guest path, host path), e.g. static user tools.
     pub extra: Vec<(String, PathBuf)>,
+    /// Environment variables exported to the script.
+    pub env: Vec<(String, String)>,
 }
 
 /// The `gen_init_cpio` description of the archive.
@@ -109,7 +111,10 @@ pub fn pack(p: &Project, b: &Built, c: &Contents, name: &str) -> Result<PathBuf>
     let dir = p.build.join("initramfs");
     io_ctx(fs::create_dir_all(&dir), "cannot create", &dir)?;
     let env_file = dir.join(format!("{name}.env"));
-    let env = format!("DMABRIDGE_LOAD={}\n", sh_quote(&c.load.join(" ")));
+    let mut env = format!("DMABRIDGE_LOAD={}\n", sh_quote(&c.load.join(" ")));
+    for (k, v) in &c.env {
+        env.push_str(&format!("export {k}={}\n", sh_quote(v)));
+    }
     fs::write(&env_file, &env)?;
     let list = dir.join(format!("{name}.list"));
     fs::write(&list, spec(&entries, &env_file))?;

@@ -24,8 +24,11 @@ pub struct Report {
     /// Plans that were not met: a suite that said `1..N` and reported fewer or
     /// more results (a crash or hang in the middle of a suite).
     pub plan_errors: Vec<String>,
-    /// Lines where a run-time checker reported a problem.
+    /// Lines where a run-time checker reported a problem (each once).
     pub findings: Vec<String>,
+    /// Suites whose own result line says `not ok` (a suite can fail while
+    /// every test it printed passed, e.g. when its script exits non-zero).
+    pub failed_suites: Vec<String>,
 }
 
 impl Report {
@@ -85,6 +88,12 @@ struct Level {
     seen: usize,
 }
 
+/// The lines `guest/run-tests.sh` puts around the kernel log (`dmesg`) it
+/// prints at the end: the host scans them for checker reports (lines the
+/// console's log level held back) but reads no KTAP from them.
+pub const DMESG_BEGIN: &str = "dmabridge: dmesg begin";
+pub const DMESG_END: &str = "dmabridge: dmesg end";
+
 /// The substrings that mark a run-time checker's report, with exceptions
 /// that are informational lines of the same checker.
 const FINDINGS: &[&str] = &[
@@ -100,6 +109,23 @@ const FINDINGS: &[&str] = &[
     "general protection fault",
     "UBSAN:",
     "Call Trace:",
+    // lockdep and RCU debugging (most also print `WARNING:`).
+    "possible circular locking dependency",
+    "inconsistent lock state",
+    "possible recursive locking",
+    "suspicious RCU usage",
+    "INFO: trying to register non-static key",
+    // Hung tasks and stalls.
+    "INFO: task ",
+    "detected stalls on CPUs",
+    "rcu_preempt self-detected stall",
+    // debugobjects.
+    "ODEBUG:",
+    // dmapool: a pool destroyed with blocks still allocated.
+    "dma_pool_destroy",
+    // QEMU's edu model (with `-d guest_errors`): a DMA beyond its mask.
+    "EDU: clamping DMA",
+    "EDU: DMA range",
 ];
 
 /// DMA-API lines that dma-debug prints at boot when all is well.
@@ -113,34 +139,48 @@ pub fn is_finding(line: &str) -> bool {
     FINDINGS.iter().any(|f| line.contains(f)) && !BENIGN.iter().any(|b| line.contains(b))
 }
 
-fn close_levels(levels: &mut Vec<Level>, indent: usize, errors: &mut Vec<String>) {
+/// Closes every level at `indent` or deeper, checking their plans; returns
+/// whether it closed any.
+fn close_levels(levels: &mut Vec<Level>, indent: usize, errors: &mut Vec<String>) -> bool {
+    let mut closed = false;
     while levels.last().is_some_and(|l| l.indent >= indent) {
         let l = levels.pop().unwrap();
-        if let Some(plan) = l.plan {
-            if plan != l.seen {
-                let name = if l.suite.is_empty() {
-                    "top level"
-                } else {
-                    &l.suite
-                };
+        closed = true;
+        let name = if l.suite.is_empty() {
+            "top level"
+        } else {
+            &l.suite
+        };
+        match l.plan {
+            Some(plan) if plan != l.seen => {
                 errors.push(format!("{name}: planned {plan} tests, saw {}", l.seen));
             }
+            Some(_) => {}
+            None => errors.push(format!("{name}: no plan line (`1..N`)")),
         }
     }
+    closed
 }
 
 /// Parses a whole console log.
 pub fn parse(log: &str) -> Report {
     let mut report = Report::default();
     let mut levels: Vec<Level> = Vec::new();
-    // The indentation of the previous result line: a result whose previous
-    // result was deeper closes a suite and is not itself a leaf.
-    let mut prev_result_indent: Option<usize> = None;
     let mut pending_suite = String::new();
+    let mut in_dmesg = false;
     for raw in log.lines() {
         let line = clean(raw);
-        if is_finding(line) {
+        if is_finding(line) && !report.findings.iter().any(|f| f == line.trim()) {
             report.findings.push(line.trim().to_string());
+        }
+        if line.contains(DMESG_BEGIN) {
+            in_dmesg = true;
+        } else if line.contains(DMESG_END) {
+            in_dmesg = false;
+        }
+        if in_dmesg {
+            // The kernel log repeats KUnit's KTAP: only its findings count.
+            continue;
         }
         let body = line.trim_start();
         let indent = line.len() - body.len();
@@ -183,21 +223,38 @@ pub fn parse(log: &str) -> Report {
         let Some(r) = parse_result(body) else {
             continue;
         };
-        // Results of deeper levels are complete once a shallower result comes.
-        close_levels(&mut levels, indent + 1, &mut report.plan_errors);
-        let is_suite = prev_result_indent.is_some_and(|p| p > indent);
-        prev_result_indent = Some(indent);
+        // Results of deeper levels are complete once a shallower result
+        // comes; a result that closes a deeper level is that suite's own line.
+        let is_suite = close_levels(&mut levels, indent + 1, &mut report.plan_errors);
+        if !is_suite {
+            // A `# Subtest:` whose test printed no KTAP names nothing more.
+            pending_suite.clear();
+        }
         let level = levels.iter_mut().rev().find(|l| l.indent == indent);
         let suite = match level {
             Some(l) => {
                 l.seen += 1;
                 l.suite.clone()
             }
-            None => String::new(),
+            None => {
+                report.plan_errors.push(format!(
+                    "{}: a result outside any KTAP document (no `1..N` plan)",
+                    r.name
+                ));
+                String::new()
+            }
         };
         let skip = r.directive.to_ascii_uppercase().starts_with("SKIP");
         if is_suite {
-            // A suite's own line sums up its tests, which were counted.
+            // A suite's own line sums up its tests, which were counted; it
+            // must agree that the suite passed.
+            if !r.ok && !skip {
+                report.failed_suites.push(if suite.is_empty() {
+                    r.name.to_string()
+                } else {
+                    format!("{suite}.{}", r.name)
+                });
+            }
             continue;
         }
         let name = if suite.is_empty() || suite == r.name {
@@ -216,9 +273,38 @@ pub fn parse(log: &str) -> Report {
     report
 }
 
+/// `log` without the reports that start with one of `allowed`: from such a
+/// line to the end of the stack dump that follows it (`</TASK>`).
+pub fn strip_reports(log: &str, allowed: &[&str]) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in log.lines() {
+        if !skipping && allowed.iter().any(|a| line.contains(a)) {
+            skipping = true;
+        }
+        if skipping {
+            if line.contains("</TASK>") {
+                skipping = false;
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allowed_reports_end_with_their_stack() {
+        let log = "a\nsysfs: cannot create duplicate filename 'x'\nCall Trace:\n <TASK>\n f+0x1\n </TASK>\nWARNING: other\nCall Trace:\n";
+        let out = strip_reports(log, &["sysfs: cannot create duplicate filename"]);
+        assert_eq!(out, "a\nWARNING: other\nCall Trace:\n");
+        assert_eq!(strip_reports(log, &[]), log);
+    }
 
     const KUNIT: &str = "\
 KTAP version 1
@@ -333,6 +419,59 @@ ok 2 other
     fn non_results_are_ignored() {
         let r = parse("okay then\nok x not a number\nnot ok\n# ok 1 comment\n");
         assert!(r.results.is_empty());
+    }
+
+    #[test]
+    fn failed_suite_over_passing_tests() {
+        let log = "KTAP version 1\n1..1\n    # Subtest: s\n    KTAP version 1\n    1..1\n    ok 1 a\nnot ok 1 s\n";
+        let r = parse(log);
+        assert_eq!(r.count(Outcome::Pass), 1);
+        assert_eq!(r.failed_suites, vec!["s".to_string()]);
+        assert!(r.plan_errors.is_empty(), "{:?}", r.plan_errors);
+    }
+
+    #[test]
+    fn missing_plans_and_stray_results() {
+        let r = parse("KTAP version 1\nok 1 a\n");
+        assert_eq!(r.plan_errors, vec!["top level: no plan line (`1..N`)"]);
+        let r = parse("ok 1 a\n");
+        assert_eq!(r.plan_errors.len(), 1, "{:?}", r.plan_errors);
+        assert!(r.plan_errors[0].contains("outside any KTAP document"));
+    }
+
+    #[test]
+    fn script_without_ktap_is_a_leaf() {
+        // The second script printed nothing: its line is a test, not a suite.
+        let log = "KTAP version 1\n1..2\n    # Subtest: a\n    KTAP version 1\n    1..1\n    ok 1 x\nok 1 a\n    # Subtest: b\nnot ok 2 b\n";
+        let r = parse(log);
+        assert_eq!(r.results.len(), 2);
+        assert_eq!(r.results[1].name, "b");
+        assert_eq!(r.results[1].outcome, Outcome::Fail);
+        assert!(r.plan_errors.is_empty(), "{:?}", r.plan_errors);
+    }
+
+    #[test]
+    fn dmesg_gives_findings_only() {
+        let log = format!(
+            "KTAP version 1\n1..1\nok 1 a\n{DMESG_BEGIN}\n[ 1.0] KTAP version 1\n[ 1.0] not ok 1 hidden\n[ 2.0] kmemleak: 1 new suspected memory leaks (see /sys/kernel/debug/kmemleak)\nWARNING: CPU: 0 PID: 1 at x\n{DMESG_END}\nWARNING: CPU: 0 PID: 1 at x\n"
+        );
+        let r = parse(&log);
+        assert_eq!(r.results.len(), 1);
+        assert!(r.plan_errors.is_empty(), "{:?}", r.plan_errors);
+        assert_eq!(r.findings.len(), 2, "{:?}", r.findings);
+    }
+
+    #[test]
+    fn new_checkers_are_findings() {
+        for l in [
+            "WARNING: possible circular locking dependency detected",
+            "BUG: sleeping function called from invalid context at kernel/locking/mutex.c:585",
+            "qemu: EDU: clamping DMA 0x0000000040000000 to 0x0000000000000000!",
+            "pool prp: dma_pool_destroy busy",
+            "INFO: task insmod:80 blocked for more than 60 seconds.",
+        ] {
+            assert!(is_finding(l), "{l}");
+        }
     }
 
     #[test]

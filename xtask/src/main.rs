@@ -4,12 +4,14 @@
 //! (toolchain, kernel, modules), idempotently, and says what it is doing.
 
 mod bench;
+mod canaries;
 mod compare;
 mod demo;
 mod evidence;
 mod initramfs;
 mod kernel;
 mod ktap;
+mod misuse;
 mod modules;
 mod qemu;
 mod setup;

@@ -3,7 +3,9 @@
 
 use crate::kernel::{rust_warnings, Built};
 use crate::setup::Tools;
-use crate::util::{files_below, io_ctx, run_logged, say, write_if_changed, Logged, Result};
+use crate::util::{
+    files_below, io_ctx, read_stamp, run_logged, say, write_if_changed, Logged, Result,
+};
 use crate::{bail, Project};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,9 @@ pub fn driver_names(p: &Project) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The Rust flags of every out-of-tree module the project builds.
+pub const FORBID_UNSAFE: &str = "-Funsafe_code";
+
 /// Copies `src` into `dest` (only changed files) and runs `make M=dest`
 /// there, so the source folder stays free of build products.
 pub fn make_external(
@@ -49,7 +54,11 @@ pub fn make_external(
     let include = p.root.join("drivers/include");
     let tools = Tools::new(p);
     let mut make = b.make(&tools);
+    // Module crates are drivers: `forbid(unsafe_code)` also rejects what
+    // needs no `unsafe` keyword in Rust 2021 (`#[link_section]`,
+    // `#[no_mangle]`, `#[export_name]`, `global_asm!`).
     make.arg(format!("M={}", dest.display()))
+        .arg(format!("rustflags-y={FORBID_UNSAFE}"))
         .arg(format!("DMABRIDGE_INCLUDE={}", include.display()))
         .arg("-j2")
         .arg("modules");
@@ -60,6 +69,32 @@ pub fn make_external(
         Duration::from_secs(30),
         |_| true,
     )
+}
+
+/// The warnings of a module's last compilation: those of this `make` when it
+/// compiled the module, else the ones stored when it last did (a no-op
+/// rebuild prints none, and its warnings still stand).
+fn kept_warnings(dest: &Path, lines: &[String]) -> Result<Vec<String>> {
+    let stored = dest.join(".dmabridge-warnings");
+    let compiled = lines.iter().any(|l| {
+        let l = l.trim_start();
+        ["RUSTC [M]", "CLIPPY [M]", "CC [M]"]
+            .iter()
+            .any(|step| l.starts_with(step))
+    });
+    if !compiled && stored.exists() {
+        return Ok(read_stamp(&stored)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect());
+    }
+    let warnings: Vec<String> = rust_warnings(lines)
+        .into_iter()
+        .map(|(f, w)| format!("{f}\t{w}"))
+        .collect();
+    fs::write(&stored, warnings.join("\n"))?;
+    Ok(warnings)
 }
 
 /// Builds one driver module.
@@ -83,10 +118,7 @@ pub fn build_one(p: &Project, b: &Built, flavor: &str, name: &str) -> Result<Mod
     if !ko.exists() {
         bail!("building module {name} produced no {name}.ko");
     }
-    let warnings = rust_warnings(&r.lines)
-        .into_iter()
-        .map(|(f, w)| format!("{f}\t{w}"))
-        .collect();
+    let warnings = kept_warnings(&dest, &r.lines)?;
     Ok(Module {
         name: name.to_string(),
         ko,

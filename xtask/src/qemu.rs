@@ -74,8 +74,18 @@ fn qemu_command(
     memory_mib: u32,
 ) -> Command {
     let mut cmd = Command::new(&tools.qemu);
-    cmd.args(["-M", "q35", "-accel", accel, "-smp", "2", "-m"])
-        .arg(format!("{memory_mib}M"));
+    // Two sockets of one core: without ACPI the kernel finds processors in
+    // QEMU's MP table, which lists one per socket (`-smp 2` alone boots one).
+    cmd.args([
+        "-M",
+        "q35",
+        "-accel",
+        accel,
+        "-smp",
+        "2,sockets=2,cores=1",
+        "-m",
+    ])
+    .arg(format!("{memory_mib}M"));
     if accel == "tcg" {
         cmd.args(["-cpu", "max"]);
     } else {

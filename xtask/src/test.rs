@@ -168,7 +168,9 @@ fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result
     );
     // Drivers contain no `unsafe`: what they need belongs in the bindings.
     let mut with_unsafe = Vec::new();
-    for f in files_below(&p.root.join("drivers"))? {
+    let mut driver_files = files_below(&p.root.join("drivers"))?;
+    driver_files.extend(files_below(&p.root.join("tests/misuse"))?);
+    for f in driver_files {
         if f.extension().is_some_and(|e| e == "rs")
             && crate::compare::count_unsafe(&fs::read_to_string(&f)?) > 0
         {
@@ -204,8 +206,27 @@ fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result
     Ok(())
 }
 
-/// Checks that a compile-fail case's build failed with every line of its
-/// `expected.txt` in the compiler output.
+/// The error headlines of a build log: the compiler's `error[…]`/`error:`
+/// lines (without its closing "aborting due to" line) and modpost's
+/// `ERROR:` lines.
+pub fn error_headlines(log: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in log.iter().map(|l| l.trim()) {
+        let is_error = l.starts_with("error[")
+            || l.starts_with("error: ") && !l.starts_with("error: aborting due to")
+            || l.starts_with("ERROR: modpost: ");
+        if is_error && !out.iter().any(|o| o == l) {
+            out.push(l.to_string());
+        }
+    }
+    out
+}
+
+/// Checks that a compile-fail case's build failed exactly as `expected.txt`
+/// says: every line of it appears in the compiler output, and every error
+/// headline of the output is one of the expected lines (no other error).
+/// A line of `expected.txt` that starts like a headline (`error`, `ERROR:`)
+/// names an error; other lines are details that must appear too.
 pub fn compile_fail_verdict(
     success: bool,
     log: &[String],
@@ -215,15 +236,30 @@ pub fn compile_fail_verdict(
         return Err("the misuse compiled: the binding no longer prevents it".into());
     }
     let all = log.join("\n");
-    for want in expected
+    let wants: Vec<&str> = expected
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
+        .collect();
+    for want in &wants {
         if !all.contains(want) {
             return Err(format!(
-                "build failed, but without the expected error `{want}`"
+                "build failed, but without the expected error `{want}` (errors: {})",
+                error_headlines(log).join(" / ")
             ));
+        }
+    }
+    let named: Vec<&str> = wants
+        .iter()
+        .copied()
+        .filter(|w| w.starts_with("error") || w.starts_with("ERROR:"))
+        .collect();
+    if named.is_empty() {
+        return Err("expected.txt names no error line (`error[…]`, `ERROR: modpost: …`)".into());
+    }
+    for h in error_headlines(log) {
+        if !named.iter().any(|w| h.contains(w)) {
+            return Err(format!("build failed with an unexpected error too: `{h}`"));
         }
     }
     Ok(())
@@ -303,6 +339,34 @@ pub fn evidence_case_name(slug: &str) -> String {
     format!("evidence_{}", slug.replace('-', "_"))
 }
 
+/// Builds a compile-fail case's `twin/`: the same code without the misuse,
+/// which must build, so that the case fails only because of its misuse.
+pub fn twin_builds(
+    p: &Project,
+    b: &Built,
+    case: &Path,
+    name: &str,
+) -> Result<std::result::Result<(), String>> {
+    let dest = p.build.join("compile-fail").join(format!("{name}-twin"));
+    let wrapper = p.root.join("tests/compile-fail/case_module.rs");
+    write_if_changed(&dest.join("case_module.rs"), &fs::read(&wrapper)?)?;
+    let r = make_external(
+        p,
+        b,
+        &case.join("twin"),
+        &dest,
+        &format!("compile-fail-{name}-twin"),
+    )?;
+    Ok(if r.success {
+        Ok(())
+    } else {
+        Err(format!(
+            "the twin without the misuse does not build: {}",
+            error_headlines(&r.lines).join(" / ")
+        ))
+    })
+}
+
 fn compile_fail(p: &Project, b: &Built, t: &mut Tally) -> Result {
     for (name, case) in compile_fail_cases(p) {
         say("test", &format!("compile-fail: {name}"));
@@ -313,11 +377,174 @@ fn compile_fail(p: &Project, b: &Built, t: &mut Tally) -> Result {
             outcome.verdict.is_ok(),
             || why,
         );
+        if let Some(slug) = name.strip_prefix("evidence_") {
+            let first = outcome.first_error.clone().unwrap_or_default();
+            t.add(
+                format!("compile_fail.{name}.doc_matches_run"),
+                crate::evidence::doc_shows_rust_error(p, &first),
+                || format!("docs/evidence.md ({slug}) does not show `{first}`: rerun `cargo xtask evidence`"),
+            );
+        }
+        if case.join("twin/Kbuild").exists() {
+            let verdict = twin_builds(p, b, &case, &name)?;
+            let why = verdict.clone().err().unwrap_or_default();
+            t.add(
+                format!("compile_fail.{name}.twin_builds"),
+                verdict.is_ok(),
+                || why,
+            );
+        }
     }
     Ok(())
 }
 
+/// What a guest run must contain: for each group (a test-name prefix), the
+/// least number of tests that must pass in it. Parsed from
+/// `tests/manifest.txt` (`group count` lines).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Manifest(pub Vec<(String, usize)>);
+
+impl Manifest {
+    pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
+        let mut m = Vec::new();
+        for l in text.lines().map(str::trim) {
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            let mut w = l.split_whitespace();
+            let (Some(group), Some(n), None) = (w.next(), w.next(), w.next()) else {
+                return Err(format!("manifest line `{l}` is not `group count`"));
+            };
+            let n = n
+                .parse()
+                .map_err(|_| format!("manifest line `{l}`: `{n}` is not a count"))?;
+            m.push((group.to_string(), n));
+        }
+        Ok(Manifest(m))
+    }
+
+    pub fn load(p: &Project) -> Result<Manifest> {
+        let path = p.root.join("tests/manifest.txt");
+        let text = crate::util::io_ctx(fs::read_to_string(&path), "cannot read", &path)?;
+        Manifest::parse(&text).map_err(crate::util::Error)
+    }
+
+    /// The groups with fewer passing tests than required, described.
+    pub fn shortfalls(&self, results: &[TestResult]) -> Vec<String> {
+        self.0
+            .iter()
+            .filter_map(|(group, want)| {
+                let passed = results
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::Pass)
+                    .filter(|r| {
+                        r.name == *group
+                            || r.name
+                                .strip_prefix(group.as_str())
+                                .is_some_and(|rest| rest.starts_with('.'))
+                    })
+                    .count();
+                (passed < *want).then(|| format!("group {group}: {passed} passed, {want} required"))
+            })
+            .collect()
+    }
+}
+
+/// One verdict on a guest run.
+pub struct Check {
+    pub name: String,
+    pub pass: bool,
+    pub why: String,
+}
+
+/// Judges one guest boot the same way for the real suites and the canaries:
+/// every KTAP leaf, then the run as a whole (it finished, its script exited
+/// 0, every plan was met, no suite line says `not ok`, every required group
+/// is there, and no checker reported anything in the console or the kernel
+/// log).
+pub fn judge_guest(
+    boot: &crate::qemu::Boot,
+    timeout: Duration,
+    manifest: &Manifest,
+    log: &Path,
+) -> (ktap::Report, Vec<Check>) {
+    let report = ktap::parse(&boot.log);
+    // Failed leaves keep their own names.
+    let mut checks: Vec<Check> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .map(|r| Check {
+            name: r.name.clone(),
+            pass: false,
+            why: format!("not ok in the guest (console log: {})", log.display()),
+        })
+        .collect();
+    let mut check = |name: &str, pass: bool, why: String| {
+        checks.push(Check {
+            name: format!("guest.{name}"),
+            pass,
+            why,
+        })
+    };
+    let ended = !boot.timed_out && boot.exit.is_some();
+    check(
+        "boot_ran_to_the_end",
+        ended,
+        if boot.timed_out {
+            format!("QEMU timed out after {}s", timeout.as_secs())
+        } else {
+            "the guest stopped before the test script finished".into()
+        },
+    );
+    check(
+        "script_exit_status_zero",
+        boot.exit == Some(0),
+        match boot.exit {
+            Some(code) => format!("the guest script exited with status {code}"),
+            None => "the guest script printed no exit status".into(),
+        },
+    );
+    check(
+        "ktap_output_present",
+        !report.results.is_empty(),
+        "the guest printed no KTAP results".into(),
+    );
+    check(
+        "ktap_plans_complete",
+        report.plan_errors.is_empty(),
+        report.plan_errors.join(" / "),
+    );
+    check(
+        "suite_lines_ok",
+        report.failed_suites.is_empty(),
+        format!(
+            "suite line says not ok: {}",
+            report.failed_suites.join(", ")
+        ),
+    );
+    let short = manifest.shortfalls(&report.results);
+    check(
+        "required_groups_present",
+        short.is_empty(),
+        format!("missing tests (tests/manifest.txt): {}", short.join(" / ")),
+    );
+    check(
+        "no_checker_reports",
+        report.findings.is_empty(),
+        report
+            .findings
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
+    (report, checks)
+}
+
 fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
+    let manifest = Manifest::load(p)?;
     let timeout = Duration::from_secs(900);
     let log = p.build.join("logs/test.log");
     let opts = BootOpts::quiet(log.clone(), timeout);
@@ -334,43 +561,18 @@ fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
         "test",
         &format!("guest run took {}", crate::util::human(start.elapsed())),
     );
-    let report = ktap::parse(&boot.log);
-    for r in &report.results {
-        if r.outcome == Outcome::Fail {
-            t.reasons.push(format!(
-                "{}: not ok in the guest (console log: {})",
-                r.name,
-                log.display()
-            ));
-        }
+    let (report, checks) = judge_guest(&boot, timeout, &manifest, &log);
+    t.results.extend(
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome != Outcome::Fail)
+            .cloned(),
+    );
+    for c in checks {
+        let why = c.why;
+        t.add(c.name, c.pass, || why);
     }
-    t.results.extend(report.results.iter().cloned());
-    let ended = !boot.timed_out && boot.exit.is_some();
-    t.add("guest.boot_ran_to_the_end".into(), ended, || {
-        if boot.timed_out {
-            format!("QEMU timed out after {}s", timeout.as_secs())
-        } else {
-            "the guest stopped before the test script finished".into()
-        }
-    });
-    t.add(
-        "guest.ktap_plans_complete".into(),
-        report.plan_errors.is_empty(),
-        || report.plan_errors.join(" / "),
-    );
-    t.add(
-        "guest.no_checker_reports".into(),
-        report.findings.is_empty(),
-        || {
-            report
-                .findings
-                .iter()
-                .take(8)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" | ")
-        },
-    );
     Ok(())
 }
 
@@ -381,7 +583,11 @@ pub fn test(p: &Project) -> Result<i32> {
     host_unit_tests(p, &mut t);
     let ready = demo::prepare(p)?;
     quality_gates(p, &ready.kernel, &ready, &mut t)?;
+    // The checks of the checks first: the results below count only while
+    // the harness turns every canary into a failure.
+    crate::canaries::canary_tests(p, &ready, &mut t)?;
     compile_fail(p, &ready.kernel, &mut t)?;
+    crate::misuse::misuse_tests(p, &ready, &mut t)?;
     guest(p, &ready, &mut t)?;
     crate::evidence::c_tests(p, &ready, &mut t)?;
     summary(&t, start.elapsed());
@@ -481,5 +687,51 @@ mod tests {
         assert!(compile_fail_verdict(true, &log, "error[E0080]\n").is_err());
         assert!(compile_fail_verdict(false, &log, "error[E0599]\n").is_err());
         assert!(compile_fail_verdict(false, &log, "# comment\nerror[E0080]\n\n").is_ok());
+        // Only details and no named error: not a verdict.
+        assert!(compile_fail_verdict(false, &log, "evaluation\n").is_err());
+        // An extra error fails the case.
+        let two: Vec<String> = [
+            "error[E0080]: evaluation of constant value failed",
+            "error[E0308]: mismatched types",
+            "error: aborting due to 2 previous errors",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let e = compile_fail_verdict(false, &two, "error[E0080]\n").unwrap_err();
+        assert!(e.contains("unexpected error too: `error[E0308]"), "{e}");
+        assert!(compile_fail_verdict(false, &two, "error[E0080]\nerror[E0308]\n").is_ok());
+        let modpost = vec![
+            "ERROR: modpost: \"rust_build_error\" [x.ko] undefined!".to_string(),
+            "make[2]: *** [Makefile:1] Error 1".to_string(),
+        ];
+        assert!(
+            compile_fail_verdict(false, &modpost, "ERROR: modpost: \"rust_build_error\"\n").is_ok()
+        );
+    }
+
+    #[test]
+    fn manifests() {
+        let m = Manifest::parse("# c\nharness 2\n\ndma 1\n").unwrap();
+        assert_eq!(
+            m.0,
+            vec![("harness".to_string(), 2), ("dma".to_string(), 1)]
+        );
+        assert!(Manifest::parse("harness\n").is_err());
+        assert!(Manifest::parse("harness two\n").is_err());
+        let r = |name: &str, outcome| TestResult {
+            name: name.into(),
+            outcome,
+        };
+        let results = vec![
+            r("harness.a", Outcome::Pass),
+            r("harness.b", Outcome::Skip),
+            r("harnessx.c", Outcome::Pass),
+            r("dma", Outcome::Pass),
+        ];
+        assert_eq!(
+            m.shortfalls(&results),
+            vec!["group harness: 1 passed, 2 required".to_string()]
+        );
     }
 }

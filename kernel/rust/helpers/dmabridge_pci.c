@@ -27,3 +27,13 @@ int rust_helper_devm_add_action(struct device *dev, void (*action)(void *),
 {
 	return devm_add_action(dev, action, data);
 }
+
+/*
+ * Stops a PCI device's DMA at unbind, before its DMA memory is freed (devres
+ * disables the device only after that). Not a PCI device: nothing to do.
+ */
+void rust_helper_dmabridge_stop_bus_master(struct device *dev)
+{
+	if (dev_is_pci(dev))
+		pci_clear_master(to_pci_dev(dev));
+}

@@ -27,11 +27,14 @@ use core::ffi::c_void;
 ///
 /// # Examples
 ///
+/// It needs a bound device, so the doctest only builds it (nothing runs);
+/// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
+///
 /// ```
 /// # use kernel::{devres::Devres, driver::BoundDevice, prelude::*};
 /// fn keep_counter(dev: &impl BoundDevice) -> Result<Devres<u32>> {
 ///     let d = Devres::new(dev, 7u32)?;
-///     assert_eq!(d.try_access_with(|v| *v + 1)?, 8);
+///     let _next = d.try_access_with(|v| *v + 1)?;
 ///     Ok(d)
 /// }
 /// ```

@@ -235,11 +235,18 @@ impl Binding {
         }
     }
 
-    /// Stops new users and waits until every user has ended. Called from devres
-    /// actions at unbind, before DMA memory of the device is released; later
-    /// calls return at once.
+    /// Stops the device's DMA and new users, and waits until every user has
+    /// ended. Called from devres actions at unbind, before DMA memory of the
+    /// device is released; later calls return at once.
+    ///
+    /// A PCI device stops mastering the bus first: without it, a device still
+    /// polling a ring (a driver that did not stop it in `unbind`) would write
+    /// into the coherent memory and pool blocks freed next, because devres
+    /// disables the device (`pci_disable_device`) only after freeing them.
     fn quiesce(&self) {
         if !self.unbinding.swap(true, Ordering::Relaxed) {
+            // SAFETY: `raw` is the bound device (unbind is in progress on this thread); clearing bus mastering only stops its DMA.
+            unsafe { bindings::dmabridge_stop_bus_master(self.raw) };
             // SAFETY: Only the first caller gives up the binding's own count.
             unsafe { self.exit() };
         }
@@ -274,6 +281,9 @@ impl DmaDevice {
     /// that mask.
     ///
     /// # Examples
+    ///
+    /// It needs a bound device, so the doctest only builds it (nothing runs);
+    /// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
     ///
     /// ```
     /// use kernel::{dma::{DmaDevice, DmaMask}, driver::BoundDevice, prelude::*};
@@ -505,11 +515,40 @@ unsafe impl<const N: usize> DmaBuffer for KBox<[u8; N]> {
     }
 }
 
-// SAFETY: A `Page` owns one page from the page allocator.
-unsafe impl DmaBuffer for Page {
+/// A page from the page allocator, zeroed when allocated: the page buffer
+/// for streaming DMA.
+///
+/// A mapping hands its bytes to the CPU (`as_slice()`), so a buffer must never
+/// hold stale kernel memory: a plain [`Page`] (not zeroed by
+/// `Page::alloc_page`) is not a [`DmaBuffer`].
+///
+/// # Invariants
+///
+/// Every byte of the page was zeroed at allocation or written since.
+pub struct ZeroedPage(Page);
+
+impl ZeroedPage {
+    /// Allocates a zeroed page (`alloc_page(flags | __GFP_ZERO)`).
+    #[inline]
+    pub fn alloc(flags: Flags) -> Result<Self> {
+        // INVARIANT: `__GFP_ZERO` zeroes the page.
+        Ok(Self(Page::alloc_page(
+            flags | crate::alloc::flags::__GFP_ZERO,
+        )?))
+    }
+
+    /// The page.
+    #[inline]
+    pub fn page(&self) -> &Page {
+        &self.0
+    }
+}
+
+// SAFETY: A `ZeroedPage` owns one page from the page allocator.
+unsafe impl DmaBuffer for ZeroedPage {
     #[inline]
     fn target(&mut self) -> DmaTarget {
-        DmaTarget::Page(self.as_ptr())
+        DmaTarget::Page(self.0.as_ptr())
     }
     #[inline]
     fn dma_len(&self) -> usize {

@@ -16,7 +16,10 @@
 //!   need the lock.
 
 use crate::{bindings, error::Result, str::CStr, types::Opaque, ThisModule};
-use core::pin::Pin;
+use core::{
+    pin::Pin,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 mod private {
     pub trait Sealed {}
@@ -84,9 +87,12 @@ pub unsafe trait RegistrationOps {
 ///
 /// # Invariants
 ///
-/// `reg` is registered with the bus and pinned in memory.
+/// `reg` is pinned in memory, and registered with the bus when `registered`
+/// is true (it is false only while `new` has not registered it yet, or after
+/// registration failed).
 pub struct Registration<T: RegistrationOps> {
     reg: Opaque<T::RegType>,
+    registered: AtomicBool,
 }
 
 // SAFETY: The registration is only used through `&self` by the C driver core,
@@ -105,19 +111,29 @@ impl<T: RegistrationOps> Registration<T> {
         let this = crate::alloc::KBox::pin(
             Self {
                 reg: Opaque::new(T::RegType::default()),
+                registered: AtomicBool::new(false),
             },
             crate::alloc::flags::GFP_KERNEL,
         )?;
         // SAFETY: `this.reg` is pinned in the box and not yet registered; it stays pinned until `drop` unregisters it.
-        unsafe { T::register(&this.reg, name, module)? };
+        if let Err(e) = unsafe { T::register(&this.reg, name, module) } {
+            // A failed registration (e.g. `EBUSY` for a name in use) must
+            // not be unregistered: `drop` sees `registered == false`.
+            crate::pr_err!("driver {}: registration failed: {:?}\n", name, e);
+            return Err(e);
+        }
         // INVARIANT: Registered and pinned.
+        this.registered.store(true, Ordering::Release);
         Ok(this)
     }
 }
 
 impl<T: RegistrationOps> Drop for Registration<T> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant `reg` is registered.
+        if !*self.registered.get_mut() {
+            return;
+        }
+        // SAFETY: By the type invariant `reg` is registered, since `registered` is true.
         unsafe { T::unregister(&self.reg) };
     }
 }

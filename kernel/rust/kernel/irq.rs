@@ -89,6 +89,9 @@ impl Drop for Cookie {
 ///
 /// # Examples
 ///
+/// It needs a bound device, so the doctest only builds it (nothing runs);
+/// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
+///
 /// ```
 /// use core::sync::atomic::{AtomicU32, Ordering};
 /// use kernel::{c_str, driver::Core, irq, pci, prelude::*};
@@ -111,12 +114,21 @@ impl Drop for Cookie {
 ///
 /// # Invariants
 ///
-/// `cookie` registered `handler`'s address as `dev_id`; the IRQ is freed (by
+/// `cookie` registered `handler`'s address (unique: a non-empty allocation)
+/// as `dev_id`; the IRQ is freed (by
 /// `cookie`'s revocation) before `handler` is dropped, because `cookie` is
 /// declared, and so dropped, first.
 pub struct Registration<H: Handler> {
     cookie: Devres<Cookie>,
-    handler: KBox<H>,
+    handler: KBox<Unique<H>>,
+}
+
+/// A handler in an allocation of its own: its address is the `dev_id` the
+/// IRQ core compares in `free_irq`, so it must be unique even when `H` is a
+/// zero-sized type (a `KBox` of which is a dangling, shared address).
+struct Unique<H> {
+    handler: H,
+    _nonzero: u8,
 }
 
 impl<H: Handler> Registration<H> {
@@ -129,8 +141,14 @@ impl<H: Handler> Registration<H> {
         name: &'static CStr,
         handler: H,
     ) -> Result<Self> {
-        let handler = KBox::new(handler, GFP_KERNEL)?;
-        let dev_id = &*handler as *const H as *mut c_void;
+        let handler = KBox::new(
+            Unique {
+                handler,
+                _nonzero: 0,
+            },
+            GFP_KERNEL,
+        )?;
+        let dev_id = &*handler as *const Unique<H> as *mut c_void;
         // SAFETY: `dev_id` points to the boxed handler, which outlives the request (type invariant); `name` is static.
         to_result(unsafe {
             bindings::request_threaded_irq(
@@ -155,13 +173,13 @@ impl<H: Handler> Registration<H> {
         dev_id: *mut c_void,
     ) -> bindings::irqreturn_t {
         // SAFETY: `dev_id` is the handler registered by `new`; it lives until `free_irq` returned, which waits for this call to finish.
-        let handler = unsafe { &*(dev_id as *const H) };
+        let handler = unsafe { &(*(dev_id as *const Unique<H>)).handler };
         handler.handle().into_raw()
     }
 
     /// The handler.
     pub fn handler(&self) -> &H {
-        &self.handler
+        &self.handler.handler
     }
 
     /// Whether the IRQ is still requested (false once the device was unbound).

@@ -23,7 +23,12 @@ use crate::{
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
     ThisModule,
 };
-use core::{ffi::c_void, marker::PhantomData, pin::Pin};
+use core::{
+    ffi::c_void,
+    marker::PhantomData,
+    pin::Pin,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 /// Where `llseek` counts from.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -150,6 +155,8 @@ impl<T: MiscDevice> Vtable<T> {
 /// a `'static` [`Vtable<T>`].
 pub struct MiscDeviceRegistration<T: MiscDevice> {
     inner: Opaque<bindings::miscdevice>,
+    /// Whether `misc_register` succeeded (a failed one is not deregistered).
+    registered: AtomicBool,
     data: T::Data,
     /// The name, when it is not `'static` (the misc core keeps the pointer).
     _name: Option<CString>,
@@ -193,6 +200,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
         let this = KBox::pin(
             Self {
                 inner: Opaque::uninit(),
+                registered: AtomicBool::new(false),
                 data,
                 _name: owned,
             },
@@ -207,8 +215,15 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             (*misc).fops = &vtable.0;
         }
         // SAFETY: `misc` is initialised and pinned until `drop` deregisters it.
-        to_result(unsafe { bindings::misc_register(misc) })?;
+        if let Err(e) = to_result(unsafe { bindings::misc_register(misc) }) {
+            // E.g. `EEXIST` for a name in use; `drop` skips the deregistration.
+            // SAFETY: `name` is a valid C string (static or owned by `this`).
+            let shown = unsafe { CStr::from_char_ptr(name) };
+            crate::pr_err!("misc device {}: registration failed: {:?}\n", shown, e);
+            return Err(e);
+        }
         // INVARIANT: Registered above.
+        this.registered.store(true, Ordering::Release);
         Ok(this)
     }
 
@@ -220,7 +235,10 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
 
 impl<T: MiscDevice> Drop for MiscDeviceRegistration<T> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant `inner` is registered.
+        if !*self.registered.get_mut() {
+            return;
+        }
+        // SAFETY: `registered` is true, so `inner` is registered.
         unsafe { bindings::misc_deregister(self.inner.get()) };
     }
 }

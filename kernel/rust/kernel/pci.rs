@@ -170,6 +170,9 @@ macro_rules! pci_device_table {
 ///
 /// # Examples
 ///
+/// It needs a bound device, so the doctest only builds it (nothing runs);
+/// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
+///
 /// ```
 /// use kernel::{driver::Core, pci, prelude::*};
 ///

@@ -7,11 +7,11 @@
 //! Users reach the object only through [`Revocable::try_access`], which fails
 //! once the object is revoked, so no user ever sees freed state.
 
-use crate::sync::rcu;
+use crate::{bindings, sync::rcu};
 use core::cell::UnsafeCell;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 /// An object that can be revoked.
 ///
@@ -26,6 +26,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 ///   `is_available == true`.
 /// - Once `is_available` is `false` it never becomes `true` again, and `data`
 ///   has been (or is being) dropped.
+/// - `revoked` becomes `true` only after `data` was dropped by a revocation;
+///   `revoker` is the revoking task while that drop runs.
 ///
 /// # Examples
 ///
@@ -41,6 +43,10 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// ```
 pub struct Revocable<T> {
     is_available: AtomicBool,
+    /// The task revoking the object, until it has dropped it; then null.
+    revoker: AtomicPtr<bindings::task_struct>,
+    /// Set once the revocation has dropped the object.
+    revoked: AtomicBool,
     data: UnsafeCell<ManuallyDrop<T>>,
 }
 
@@ -58,6 +64,8 @@ impl<T> Revocable<T> {
         // INVARIANT: `data` is valid and marked available.
         Self {
             is_available: AtomicBool::new(true),
+            revoker: AtomicPtr::new(core::ptr::null_mut()),
+            revoked: AtomicBool::new(false),
             data: UnsafeCell::new(ManuallyDrop::new(data)),
         }
     }
@@ -90,19 +98,39 @@ impl<T> Revocable<T> {
         }
     }
 
-    /// Revokes the object: later accesses fail, and the object is dropped once
-    /// every access that started before has ended.
+    /// Revokes the object: marks it unavailable, waits for every access that
+    /// saw it available to end (an RCU grace period), then drops it.
     ///
-    /// Returns `true` if this call dropped the object, `false` if it had already
-    /// been revoked. Sleeps (waits for an RCU grace period): only call it from
-    /// process context.
+    /// Returns true for the caller that dropped the object. Every other
+    /// caller returns only once the object is dropped (it sleeps until the
+    /// first revocation has finished): returning from `revoke` always means
+    /// the object is gone, which is what a caller freeing resources the
+    /// object guards relies on (e.g. `free_irq` before the handler's memory
+    /// is freed). The one exception is a revocation from inside the object's
+    /// own drop (an `Arc` cycle), which returns at once: it cannot wait for
+    /// itself.
+    ///
+    /// Sleeps: process context only.
     pub fn revoke(&self) -> bool {
+        // SAFETY: `get_current` only reads the current task pointer.
+        let me = unsafe { bindings::get_current() };
         if self.is_available.swap(false, Ordering::Relaxed) {
+            self.revoker.store(me, Ordering::Relaxed);
             rcu::synchronize_rcu();
             // SAFETY: We are the only caller that saw `is_available == true` in the swap, and the grace period guarantees that every reader that saw it `true` has left its critical section, so nobody can reach `data` any more and it is dropped exactly once.
             unsafe { ManuallyDrop::drop(&mut *self.data.get()) };
+            self.revoker.store(core::ptr::null_mut(), Ordering::Relaxed);
+            self.revoked.store(true, Ordering::Release);
             true
         } else {
+            while !self.revoked.load(Ordering::Acquire) {
+                if self.revoker.load(Ordering::Relaxed) == me {
+                    // Called from the object's own drop: the caller up the
+                    // stack finishes the drop.
+                    break;
+                }
+                crate::delay::msleep(1);
+            }
             false
         }
     }

@@ -20,10 +20,12 @@ usage: eductl [--dev PATH] COMMAND
                                device buffer at offset N (default 0); with
                                --signal-after, a signal interrupts the write
                                after MS milliseconds (no SA_RESTART)
-  read [--offset N] [--len N] [--bad-buffer]
+  read [--offset N] [--len N] [--bad-buffer] [--signal-after MS]
                                DMA bytes out of the buffer to stdout
                                (default: from N to the end of the buffer);
-                               --bad-buffer passes NULL to read(2)
+                               --bad-buffer passes NULL to read(2); with
+                               --signal-after, a signal interrupts the read
+                               after MS milliseconds (no SA_RESTART)
   factorial N                  compute N! (modulo 2^32) on the device
   selftest [--seed S] [--rounds R]
                                check the whole ABI; prints KTAP
@@ -191,12 +193,16 @@ fn cmd_read(a: &Args) -> Result<(), Failure> {
     let mut f = open(&a.dev)?;
     seek(&mut f, &a.dev, offset)?;
     let mut buf = vec![0u8; len];
-    let r = syscall(a, || {
+    let mut read = || {
         if a.bad_buffer {
             sys::read_to_bad(&f, sys::BadAddress::Null, len)
         } else {
             f.read(&mut buf)
         }
+    };
+    let r = syscall(a, || match a.signal_after {
+        Some(ms) => sys::with_signal(Duration::from_millis(ms), false, read),
+        None => read(),
     })?;
     let n = r.map_err(|e| failed(format!("{}: read at offset {offset}", a.dev), &e))?;
     io::stdout()

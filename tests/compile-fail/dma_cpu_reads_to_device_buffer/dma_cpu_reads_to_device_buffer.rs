@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Must not build: reading device-written data through a mapping made
-//! `ToDevice` (in C: `dma_sync_single_for_cpu(..., DMA_FROM_DEVICE)` on a
-//! `DMA_TO_DEVICE` mapping). The sync takes the direction from the mapping's
-//! type, and only directions in which the device writes let the CPU read.
+//! Must not build: the CPU reading, as if the device had written it, a buffer
+//! mapped `ToDevice` (in C: reading a `DMA_TO_DEVICE` buffer after
+//! `dma_sync_single_for_cpu` and treating it as received data). Only
+//! directions in which the device writes give the CPU `as_slice()`.
 
 use kernel::{
     dma::{Access, ToDevice},

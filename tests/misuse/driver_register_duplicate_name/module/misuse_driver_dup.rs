@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Misuse: registers two PCI drivers with the same name. The driver core
+//! refuses the second (`EBUSY`); the binding must return that errno and log
+//! it, and must not unregister the driver that was never registered (which
+//! WARNs "Unexpected driver unregister!").
+
+use kernel::{c_str, driver, driver::Core, pci, prelude::*};
+
+struct Nothing;
+
+kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0xdead), ())]);
+
+impl pci::Driver for Nothing {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = IDS.table();
+
+    fn probe(_pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        Err(ENODEV)
+    }
+}
+
+type Reg = Pin<KBox<driver::Registration<pci::Adapter<Nothing>>>>;
+
+struct MisuseDriverDup {
+    _first: Reg,
+}
+
+impl kernel::Module for MisuseDriverDup {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let name = c_str!("dmabridge_dup_drv");
+        let first: Reg = driver::Registration::new(name, module)?;
+        let second: Result<Reg> = driver::Registration::new(name, module);
+        match second {
+            Err(e) => pr_info!("misuse: second driver registration refused: {:?}\n", e),
+            Ok(_) => {
+                pr_err!("misuse: second driver registration succeeded\n");
+                return Err(EINVAL);
+            }
+        }
+        Ok(MisuseDriverDup { _first: first })
+    }
+}
+
+module! {
+    type: MisuseDriverDup,
+    name: "misuse_driver_dup",
+    author: "dmabridge",
+    description: "misuse case: a duplicate driver name",
+    license: "GPL v2",
+}

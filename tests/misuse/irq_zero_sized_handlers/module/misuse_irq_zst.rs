@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Misuse: two zero-sized IRQ handlers on edu's shared INTx line. `free_irq`
+//! finds an action by its `dev_id`; were both handlers' `dev_id` the same
+//! dangling address of an empty box, dropping the second registration would
+//! remove the first one's action and leave its own installed (pointing at
+//! freed memory, or at unloaded code). The binding gives every handler an
+//! address of its own.
+
+use kernel::{c_str, driver::Core, irq, pci, prelude::*};
+
+struct Quiet;
+
+impl irq::Handler for Quiet {
+    fn handle(&self) -> irq::IrqReturn {
+        irq::IrqReturn::None
+    }
+}
+
+struct MisuseIrqZst {
+    _first: irq::Registration<Quiet>,
+}
+
+kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+
+impl pci::Driver for MisuseIrqZst {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = IDS.table();
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        pdev.enable_device_mem()?;
+        pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::INTX)?;
+        let first = pdev.request_irq(0, c_str!("misuse_zst_first"), Quiet)?;
+        let second = pdev.request_irq(0, c_str!("misuse_zst_second"), Quiet)?;
+        drop(second);
+        pr_info!("misuse: second zero-sized handler freed\n");
+        pci::pin(MisuseIrqZst { _first: first })
+    }
+}
+
+kernel::module_pci_driver! {
+    type: MisuseIrqZst,
+    name: "misuse_irq_zst",
+    author: "dmabridge",
+    description: "misuse case: zero-sized IRQ handlers on a shared line",
+    license: "GPL v2",
+}
