@@ -195,9 +195,13 @@ fn judge_one(p: &Project, ready: &Ready, c: &Canary) -> Result<Vec<String>> {
     }
 }
 
-/// Runs every canary as a test of group `harness_canaries`.
-pub fn canary_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
+/// Runs every canary (or those named in `only`) as a test of group
+/// `harness_canaries`.
+pub fn canary_tests(p: &Project, ready: &Ready, only: &[String], t: &mut Tally) -> Result {
     for c in canaries(p)? {
+        if !only.is_empty() && !only.contains(&c.name) {
+            continue;
+        }
         say("test", &format!("canary: {}", c.name));
         let verdict = match judge_one(p, ready, &c) {
             Ok(failures) => caught(&failures, c.get("expect")),
