@@ -23,7 +23,6 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::{Arc, ArcBorrow, Completion, Mutex},
-    types::ARef,
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
 
@@ -92,7 +91,8 @@ impl Drop for Number {
 /// One device, shared by the driver, the interrupt handler and open files.
 #[pin_data]
 struct Edu {
-    pdev: ARef<pci::Device>,
+    /// Stops the device's DMA while it is bound to this driver.
+    master: Devres<pci::BusMaster>,
     dma: DmaDevice,
     bar: Devres<EduBar>,
     /// One operation at a time on the device.
@@ -134,7 +134,8 @@ impl Edu {
             "device did not answer within {} ms; disabling it\n",
             TIMEOUT_MS
         );
-        self.pdev.clear_master();
+        // After unbind the binding has stopped bus mastering itself.
+        let _ = self.master.try_access_with(|m| m.clear());
         self.dead.store(true, Ordering::Relaxed);
         Err(ETIMEDOUT)
     }
@@ -223,9 +224,10 @@ impl pci::Driver for EduDriver {
         pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI | pci::IrqTypes::INTX)?;
         let kind = pdev.irq_kind();
         let number = Number::take()?;
+        let master = pdev.bus_master()?;
         let edu = Arc::pin_init(
             pin_init!(Edu {
-                pdev: ARef::from(&***pdev),
+                master,
                 dma,
                 bar,
                 busy <- new_mutex!(()),

@@ -123,9 +123,14 @@ pub fn boot_runner(p: &Project, ready: &Ready, rb: RunnerBoot) -> Result<(Boot, 
 /// The failures the harness reported for a boot canary.
 fn boot_failures(p: &Project, ready: &Ready, c: &Canary) -> Result<Vec<String>> {
     let mut modules = Vec::new();
-    let module_dir = c.dir.join("module");
+    // `module-of: <canary>` loads another canary's module.
+    let (owner, owner_dir) = match c.get("module-of") {
+        "" => (c.name.as_str(), c.dir.clone()),
+        other => (other, p.root.join("tests/canaries").join(other)),
+    };
+    let module_dir = owner_dir.join("module");
     if module_dir.join("Kbuild").exists() {
-        modules.push(build_module(p, ready, &module_dir, "canaries", &c.name)?);
+        modules.push(build_module(p, ready, &module_dir, "canaries", owner)?);
     }
     let secs = match c.get("timeout") {
         "" => 180,

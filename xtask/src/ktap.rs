@@ -215,6 +215,16 @@ pub fn parse(log: &str) -> Report {
                     });
                 }
                 if let Some(l) = levels.last_mut() {
+                    if l.plan.is_some() {
+                        let name = if l.suite.is_empty() {
+                            "top level"
+                        } else {
+                            &l.suite
+                        };
+                        report
+                            .plan_errors
+                            .push(format!("{name}: a second plan line `1..{n}`"));
+                    }
                     l.plan = Some(n);
                 }
             }
@@ -273,21 +283,68 @@ pub fn parse(log: &str) -> Report {
     report
 }
 
-/// `log` without the reports that start with one of `allowed`: from such a
-/// line to the end of the stack dump that follows it (`</TASK>`).
+/// Whether a console line belongs to the register and stack dump of a
+/// report (what follows its headline).
+fn is_dump_line(line: &str) -> bool {
+    const STARTS: &[&str] = &[
+        "Call Trace:",
+        "<TASK>",
+        "</TASK>",
+        "<IRQ>",
+        "</IRQ>",
+        "CPU: ",
+        "Tainted: ",
+        "Hardware name:",
+        "Modules linked in:",
+        "RIP: ",
+        "RSP: ",
+        "RAX: ",
+        "RDX: ",
+        "RBP: ",
+        "R10: ",
+        "R13: ",
+        "FS: ",
+        "CS: ",
+        "CR2: ",
+        "DR0: ",
+        "DR3: ",
+        "Code: ",
+        "---[ end trace ",
+        "irq event stamp:",
+        "hardirqs last ",
+        "softirqs last ",
+        "? ",
+    ];
+    let t = line.trim();
+    if STARTS.iter().any(|s| t.starts_with(s)) {
+        return true;
+    }
+    // A stack frame: ` symbol+0x1a/0x40`, maybe with `[module]`.
+    line.starts_with(' ')
+        && t.split_whitespace()
+            .next()
+            .is_some_and(|w| w.contains("+0x"))
+}
+
+/// `log` without the reports that start with one of `allowed`: that line,
+/// the `WARNING:` headline right after it, and the register and stack dump
+/// that follows; the first other line ends the report (so a report another
+/// CPU prints in between still counts).
 pub fn strip_reports(log: &str, allowed: &[&str]) -> String {
     let mut out = String::new();
-    let mut skipping = false;
+    // 0: outside, 1: just after the allowed line, 2: in its dump.
+    let mut state = 0;
     for line in log.lines() {
-        if !skipping && allowed.iter().any(|a| line.contains(a)) {
-            skipping = true;
-        }
-        if skipping {
-            if line.contains("</TASK>") {
-                skipping = false;
-            }
+        let t = line.trim();
+        if allowed.iter().any(|a| line.contains(a)) {
+            state = 1;
             continue;
         }
+        if state == 1 && t.starts_with("WARNING: CPU: ") || state > 0 && is_dump_line(line) {
+            state = 2;
+            continue;
+        }
+        state = 0;
         out.push_str(line);
         out.push('\n');
     }
@@ -297,6 +354,25 @@ pub fn strip_reports(log: &str, allowed: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interleaved_reports_are_kept() {
+        let log = "sysfs: cannot create duplicate filename 'x'\nCPU: 1 UID: 0\nBUG: KASAN: slab-out-of-bounds in f\nCall Trace:\n";
+        let out = strip_reports(log, &["sysfs: cannot create duplicate filename"]);
+        assert_eq!(out, "BUG: KASAN: slab-out-of-bounds in f\nCall Trace:\n");
+        let warn = "edu_c: swiotlb addr 0x1 overflow\nWARNING: CPU: 1 PID: 3 at x\nModules linked in: e\nRIP: 0010:f+0x1/0x2\nCall Trace:\n <TASK>\n f+0x1/0x2 [m]\n ? g+0x3/0x4\n </TASK>\n---[ end trace 0 ]---\nok 1 x\n";
+        assert_eq!(strip_reports(warn, &["swiotlb addr"]), "ok 1 x\n");
+    }
+
+    #[test]
+    fn second_plan_is_an_error() {
+        let r = parse("KTAP version 1\n1..2\nok 1 a\n1..1\nok 2 b\n");
+        assert!(
+            r.plan_errors.iter().any(|e| e.contains("second plan")),
+            "{:?}",
+            r.plan_errors
+        );
+    }
 
     #[test]
     fn allowed_reports_end_with_their_stack() {

@@ -13,6 +13,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The line `guest/init` prints when it starts the script.
+pub const SCRIPT_MARKER: &str = "dmabridge: script begins";
+
 /// The line `guest/init` prints with the script's exit status.
 pub const EXIT_MARKER: &str = "dmabridge: script exit status ";
 

@@ -167,16 +167,41 @@ fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result
         || mod_warnings.join(" / "),
     );
     // Drivers contain no `unsafe`: what they need belongs in the bindings.
+    // Every file counts (an `include!`d file need not end in `.rs`), and
+    // only whole-line comments are skipped (a `//` inside a string is not a
+    // comment).
     let mut with_unsafe = Vec::new();
+    let mut bad_kbuild = Vec::new();
     let mut driver_files = files_below(&p.root.join("drivers"))?;
     driver_files.extend(files_below(&p.root.join("tests/misuse"))?);
     for f in driver_files {
-        if f.extension().is_some_and(|e| e == "rs")
-            && crate::compare::count_unsafe(&fs::read_to_string(&f)?) > 0
+        let rel = f.strip_prefix(&p.root).unwrap_or(&f).display().to_string();
+        let text = String::from_utf8_lossy(&fs::read(&f)?).into_owned();
+        let name = f.file_name().unwrap_or_default().to_string_lossy();
+        if name == "Kbuild" {
+            if let Some(l) = text.lines().find(|l| !kbuild_line_allowed(l)) {
+                bad_kbuild.push(format!("{rel}: `{l}`"));
+            }
+        } else if DESCRIPTIONS.contains(&name.as_ref())
+            || name.ends_with(".md")
+            || name.ends_with(".sh")
         {
-            with_unsafe.push(f.strip_prefix(&p.root).unwrap_or(&f).display().to_string());
+            // Prose and guest scripts; `include!` of them is refused below.
+        } else if unsafe_words(&text) > 0 || includes_other_than_wrapper(&text) {
+            with_unsafe.push(rel);
         }
     }
+    t.add(
+        "quality.driver_kbuild_plain".into(),
+        bad_kbuild.is_empty(),
+        || {
+            format!(
+                "a driver's Kbuild may only name its objects and C include paths (build flags such as \
+                 rustflags-remove-y would lift -Funsafe_code): {}",
+                bad_kbuild.join(", ")
+            )
+        },
+    );
     t.add(
         "quality.no_unsafe_in_drivers".into(),
         with_unsafe.is_empty(),
@@ -222,6 +247,49 @@ pub fn error_headlines(log: &[String]) -> Vec<String> {
     out
 }
 
+/// Occurrences of the word `unsafe` in a driver's file, outside whole-line
+/// `//` comments.
+pub fn unsafe_words(text: &str) -> usize {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .flat_map(|l| l.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+        .filter(|w| *w == "unsafe")
+        .count()
+}
+
+/// Files of driver and case folders that describe them (not source).
+const DESCRIPTIONS: &[&str] = &["misuse.txt", "expected.txt"];
+
+/// Whether Rust source `include!`s anything but the compile-fail wrapper
+/// (an included file escapes the word check of its own kind of file).
+pub fn includes_other_than_wrapper(text: &str) -> bool {
+    // Macro invocations may have blanks anywhere (`include ! ( "x" )`).
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    compact
+        .match_indices("include!")
+        .any(|(at, _)| !compact[at..].starts_with("include!(\"case_module.rs\")"))
+}
+
+/// Whether a line may appear in a driver's `Kbuild`: blank, a comment,
+/// `obj-m := <name>.o`, or the shared C include path.
+pub fn kbuild_line_allowed(line: &str) -> bool {
+    let l = line.trim();
+    if l.is_empty() || l.starts_with('#') {
+        return true;
+    }
+    if l == "ccflags-y := -I$(DMABRIDGE_INCLUDE)" {
+        return true;
+    }
+    let Some(objs) = l.strip_prefix("obj-m := ") else {
+        return false;
+    };
+    objs.split_whitespace().all(|o| {
+        o.strip_suffix(".o").is_some_and(|n| {
+            !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    })
+}
+
 /// Checks that a compile-fail case's build failed exactly as `expected.txt`
 /// says: every line of it appears in the compiler output, and every error
 /// headline of the output is one of the expected lines (no other error).
@@ -258,7 +326,16 @@ pub fn compile_fail_verdict(
         return Err("expected.txt names no error line (`error[…]`, `ERROR: modpost: …`)".into());
     }
     for h in error_headlines(log) {
-        if !named.iter().any(|w| h.contains(w)) {
+        // A compiler error must be named whole; modpost's lines carry a
+        // build path, so its expected line is the start.
+        let matches = |w: &&str| {
+            if h.starts_with("ERROR: modpost: ") {
+                h.starts_with(*w)
+            } else {
+                h == *w
+            }
+        };
+        if !named.iter().any(matches) {
             return Err(format!("build failed with an unexpected error too: `{h}`"));
         }
     }
@@ -505,10 +582,16 @@ pub fn judge_guest(
             None => "the guest script printed no exit status".into(),
         },
     );
+    // The boot's own KUnit suites print results too: count only what came
+    // after the guest script started.
+    let script_results = boot
+        .log
+        .split_once(crate::qemu::SCRIPT_MARKER)
+        .map_or(0, |(_, after)| ktap::parse(after).results.len());
     check(
         "ktap_output_present",
-        !report.results.is_empty(),
-        "the guest printed no KTAP results".into(),
+        script_results > 0,
+        "the guest script printed no KTAP results".into(),
     );
     check(
         "ktap_plans_complete",
@@ -545,6 +628,26 @@ pub fn judge_guest(
 
 fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
     let manifest = Manifest::load(p)?;
+    // A test script missing from the manifest could print nothing and pass.
+    let mut unlisted = Vec::new();
+    for f in files_below(&p.root.join("guest/tests"))? {
+        let Some(name) = f.file_stem().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if f.extension().is_some_and(|e| e == "sh") && !manifest.0.iter().any(|(g, _)| *g == name) {
+            unlisted.push(name);
+        }
+    }
+    t.add(
+        "guest.every_script_in_manifest".into(),
+        unlisted.is_empty(),
+        || {
+            format!(
+                "guest/tests/ scripts without a tests/manifest.txt group: {}",
+                unlisted.join(", ")
+            )
+        },
+    );
     let timeout = Duration::from_secs(900);
     let log = p.build.join("logs/test.log");
     let opts = BootOpts::quiet(log.clone(), timeout);
@@ -722,10 +825,13 @@ mod tests {
     #[test]
     fn compile_fail_verdicts() {
         let log = vec!["error[E0080]: evaluation of constant value failed".to_string()];
-        assert!(compile_fail_verdict(false, &log, "error[E0080]\n").is_ok());
-        assert!(compile_fail_verdict(true, &log, "error[E0080]\n").is_err());
+        let whole = "error[E0080]: evaluation of constant value failed\n";
+        assert!(compile_fail_verdict(false, &log, whole).is_ok());
+        assert!(compile_fail_verdict(true, &log, whole).is_err());
         assert!(compile_fail_verdict(false, &log, "error[E0599]\n").is_err());
-        assert!(compile_fail_verdict(false, &log, "# comment\nerror[E0080]\n\n").is_ok());
+        assert!(compile_fail_verdict(false, &log, &format!("# comment\n{whole}\n")).is_ok());
+        // A truncated headline does not name an error.
+        assert!(compile_fail_verdict(false, &log, "error[E0080]\n").is_err());
         // Only details and no named error: not a verdict.
         assert!(compile_fail_verdict(false, &log, "evaluation\n").is_err());
         // An extra error fails the case.
@@ -737,9 +843,10 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let e = compile_fail_verdict(false, &two, "error[E0080]\n").unwrap_err();
+        let e = compile_fail_verdict(false, &two, whole).unwrap_err();
         assert!(e.contains("unexpected error too: `error[E0308]"), "{e}");
-        assert!(compile_fail_verdict(false, &two, "error[E0080]\nerror[E0308]\n").is_ok());
+        let both = format!("{whole}error[E0308]: mismatched types\n");
+        assert!(compile_fail_verdict(false, &two, &both).is_ok());
         let modpost = vec![
             "ERROR: modpost: \"rust_build_error\" [x.ko] undefined!".to_string(),
             "make[2]: *** [Makefile:1] Error 1".to_string(),
@@ -747,6 +854,25 @@ mod tests {
         assert!(
             compile_fail_verdict(false, &modpost, "ERROR: modpost: \"rust_build_error\"\n").is_ok()
         );
+    }
+
+    #[test]
+    fn unsafe_words_and_kbuild_lines() {
+        assert_eq!(unsafe_words("// unsafe\nlet x = 1;"), 0);
+        assert_eq!(unsafe_words("quiet!(\"//\" unsafe x);"), 1);
+        assert_eq!(unsafe_words("let s = \"http://x\"; unsafe { f() }"), 1);
+        assert_eq!(unsafe_words("unsafe_op();"), 0);
+        assert!(!includes_other_than_wrapper(
+            "include!(\"case_module.rs\");"
+        ));
+        assert!(includes_other_than_wrapper("include!(\"suite.inc\");"));
+        assert!(includes_other_than_wrapper("core::include ! ( \"x\" )"));
+        assert!(kbuild_line_allowed("obj-m := edu.o"));
+        assert!(kbuild_line_allowed("ccflags-y := -I$(DMABRIDGE_INCLUDE)"));
+        assert!(kbuild_line_allowed("# comment"));
+        assert!(!kbuild_line_allowed("rustflags-remove-y := -Funsafe_code"));
+        assert!(!kbuild_line_allowed("RUSTFLAGS_edu.o := -Aunsafe_code"));
+        assert!(!kbuild_line_allowed("obj-m := edu.o $(shell x)"));
     }
 
     #[test]

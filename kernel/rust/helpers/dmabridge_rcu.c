@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/preempt.h>
 #include <linux/rcupdate.h>
 
 void rust_helper_rcu_read_lock(void)
@@ -10,4 +11,10 @@ void rust_helper_rcu_read_lock(void)
 void rust_helper_rcu_read_unlock(void)
 {
 	rcu_read_unlock();
+}
+
+/* Whether the caller runs in task context (not in an interrupt handler). */
+bool rust_helper_dmabridge_in_task(void)
+{
+	return in_task();
 }

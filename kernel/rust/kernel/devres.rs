@@ -80,6 +80,13 @@ impl<T: Send + Sync + 'static> Devres<T> {
         Ok(f(&guard))
     }
 
+    /// Releases the resource now (or waits for unbind's release of it, where
+    /// the context allows); returns whether it is gone.
+    pub(crate) fn release(&self) -> bool {
+        self.inner.revoke();
+        self.inner.is_revoked()
+    }
+
     /// Whether the device is still bound (it may be unbound right after).
     pub fn is_available(&self) -> bool {
         self.inner.is_available()

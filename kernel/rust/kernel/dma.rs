@@ -239,10 +239,12 @@ impl Binding {
     /// ended. Called from devres actions at unbind, before DMA memory of the
     /// device is released; later calls return at once.
     ///
-    /// A PCI device stops mastering the bus first: without it, a device still
-    /// polling a ring (a driver that did not stop it in `unbind`) would write
-    /// into the coherent memory and pool blocks freed next, because devres
+    /// A PCI device stops mastering the bus first, for DMA memory that
+    /// outlives the driver's object (held by open files, work items): a
+    /// device still polling it would write freed pages, because devres
     /// disables the device (`pci_disable_device`) only after freeing them.
+    /// (Memory the driver's object owns is freed when the object is dropped;
+    /// the PCI remove path clears bus mastering before that.)
     fn quiesce(&self) {
         if !self.unbinding.swap(true, Ordering::Relaxed) {
             // SAFETY: `raw` is the bound device (unbind is in progress on this thread); clearing bus mastering only stops its DMA.

@@ -17,7 +17,10 @@ use crate::{
     error::{to_result, Result},
     str::CStr,
 };
-use core::ffi::{c_int, c_void};
+use core::{
+    ffi::{c_int, c_void},
+    mem::ManuallyDrop,
+};
 
 /// What a handler did with an interrupt.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -115,12 +118,28 @@ impl Drop for Cookie {
 /// # Invariants
 ///
 /// `cookie` registered `handler`'s address (unique: a non-empty allocation)
-/// as `dev_id`; the IRQ is freed (by
-/// `cookie`'s revocation) before `handler` is dropped, because `cookie` is
-/// declared, and so dropped, first.
+/// as `dev_id`. `handler` is dropped only after the cookie is gone (its
+/// revocation ran `free_irq`, which waits for running handler calls); when
+/// `drop` cannot know that (dropped in interrupt context, or while another
+/// revocation is still freeing the IRQ), the handler is leaked.
 pub struct Registration<H: Handler> {
     cookie: Devres<Cookie>,
-    handler: KBox<Unique<H>>,
+    handler: ManuallyDrop<KBox<Unique<H>>>,
+}
+
+impl<H: Handler> Drop for Registration<H> {
+    fn drop(&mut self) {
+        if self.cookie.release() {
+            // SAFETY: The IRQ is freed (the cookie is gone), so no handler call is running or can start; the box is dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.handler) };
+        } else {
+            // The IRQ may still be requested (dropped from the handler itself,
+            // or while unbind frees it): leaking the handler is safe.
+            crate::pr_err!(
+                "irq: registration dropped while its IRQ is being freed; leaking the handler\n"
+            );
+        }
+    }
 }
 
 /// A handler in an allocation of its own: its address is the `dev_id` the
@@ -162,7 +181,10 @@ impl<H: Handler> Registration<H> {
         })?;
         // INVARIANT: Requested above; a failure below frees it on drop.
         let cookie = Devres::new(dev, Cookie { irq, dev_id })?;
-        Ok(Self { cookie, handler })
+        Ok(Self {
+            cookie,
+            handler: ManuallyDrop::new(handler),
+        })
     }
 
     /// # Safety

@@ -273,6 +273,10 @@ impl<T: Driver> Adapter<T> {
         // SAFETY: A successful probe stored `into_foreign` of the driver's object; remove is called once per successful probe.
         let data = unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(ptr) };
         T::unbind(dev, data.as_ref());
+        // The driver's object may own DMA memory the device still uses (a
+        // ring it polls): stop the device's DMA before that memory is freed.
+        // Devres would disable the device only after freeing it.
+        dev.clear_master();
         drop(data);
     }
 }
@@ -433,16 +437,6 @@ fn to_pcibios(ret: core::ffi::c_int) -> Result {
     }
 }
 
-impl Device {
-    /// Stops the device from mastering the bus (`pci_clear_master`): it can no
-    /// longer do DMA. For a device that stopped answering, before its DMA
-    /// buffers are released.
-    pub fn clear_master(&self) {
-        // SAFETY: The device is valid; clearing bus mastering only stops its DMA.
-        unsafe { bindings::pci_clear_master(self.as_raw()) };
-    }
-}
-
 impl Device<Core> {
     /// Enables the device's memory BARs; disabled again at unbind.
     pub fn enable_device_mem(&self) -> Result {
@@ -470,6 +464,12 @@ impl Device<Core> {
     /// `types`; returns how many. They are freed at unbind, after every
     /// [`crate::irq::Registration`] (which are released first).
     pub fn alloc_irq_vectors(&self, min: u32, max: u32, types: IrqTypes) -> Result<u32> {
+        if self.irq_kind() != IrqKind::Intx {
+            // A second allocation would WARN in the MSI core and register a
+            // second release that runs before the IRQ registrations'.
+            crate::pr_err!("pci: interrupt vectors are allocated already\n");
+            return Err(EBUSY);
+        }
         // SAFETY: The device is valid and bound.
         let n = unsafe { bindings::pci_alloc_irq_vectors(self.as_raw(), min, max, types.0) };
         to_result(n)?;
@@ -484,6 +484,26 @@ impl Device<Core> {
     unsafe extern "C" fn free_irq_vectors(pdev: *mut c_void) {
         // SAFETY: `pdev` had vectors allocated by `alloc_irq_vectors`; devres runs this once, at unbind, after the IRQ registrations were released.
         unsafe { bindings::pci_free_irq_vectors(pdev.cast()) }
+    }
+}
+
+/// The right to stop a bound device's DMA, reached through
+/// [`Device::bus_master`]'s [`Devres`].
+///
+/// # Invariants
+///
+/// Reachable only while `pdev` is bound to the driver that made it (the
+/// `Devres` revokes it at unbind).
+pub struct BusMaster {
+    pdev: ARef<Device>,
+}
+
+impl BusMaster {
+    /// Clears bus mastering (`pci_clear_master`): the device can no longer
+    /// do DMA. Does not sleep.
+    pub fn clear(&self) {
+        // SAFETY: By the type invariant the device is bound to this driver.
+        unsafe { bindings::pci_clear_master(self.pdev.as_raw()) };
     }
 }
 
@@ -533,14 +553,48 @@ impl core::fmt::Display for IrqKind {
     }
 }
 
+/// The most interrupt vectors a PCI function can have (MSI-X: 2048).
+const MAX_VECTORS: u32 = 2048;
+
 impl Device<Bound> {
     /// The Linux IRQ number of vector `index` (after
-    /// [`Device::alloc_irq_vectors`]); `EINVAL` for an index not allocated.
+    /// [`Device::alloc_irq_vectors`]); `EINVAL` for an index not allocated,
+    /// `ENODEV` for INTx on a device without an interrupt pin.
     pub fn irq_vector(&self, index: u32) -> Result<u32> {
+        if index >= MAX_VECTORS {
+            // The MSI core WARNs on indexes past its maximum before it fails.
+            return Err(EINVAL);
+        }
         // SAFETY: The device is valid and bound.
         let irq = unsafe { bindings::pci_irq_vector(self.as_raw(), index) };
         to_result(irq)?;
+        if irq == 0 {
+            // INTx without a pin (or no vectors allocated): no interrupt.
+            return Err(ENODEV);
+        }
         Ok(irq as u32)
+    }
+
+    /// Stops the device from mastering the bus (`pci_clear_master`): it can no
+    /// longer do DMA. Only for a bound device: from file operations or work
+    /// that may outlive the binding, use [`Device::bus_master`].
+    pub fn clear_master(&self) {
+        // SAFETY: The device is valid and bound to this driver; clearing bus mastering only stops its DMA.
+        unsafe { bindings::pci_clear_master(self.as_raw()) };
+    }
+
+    /// A handle that stops the device's DMA ([`BusMaster::clear`]) from any
+    /// context of the driver (a timed-out file operation, an interrupt
+    /// handler) while the device is bound to it; revoked at unbind, after
+    /// which `try_access_with` fails with `ENXIO` (and the binding has stopped
+    /// bus mastering itself).
+    pub fn bus_master(&self) -> Result<Devres<BusMaster>> {
+        Devres::new(
+            self,
+            BusMaster {
+                pdev: ARef::from(&**self),
+            },
+        )
     }
 
     /// Which kind of interrupt the device uses now.

@@ -101,16 +101,16 @@ impl<T> Revocable<T> {
     /// Revokes the object: marks it unavailable, waits for every access that
     /// saw it available to end (an RCU grace period), then drops it.
     ///
-    /// Returns true for the caller that dropped the object. Every other
-    /// caller returns only once the object is dropped (it sleeps until the
-    /// first revocation has finished): returning from `revoke` always means
-    /// the object is gone, which is what a caller freeing resources the
-    /// object guards relies on (e.g. `free_irq` before the handler's memory
-    /// is freed). The one exception is a revocation from inside the object's
-    /// own drop (an `Arc` cycle), which returns at once: it cannot wait for
-    /// itself.
+    /// Returns true for the caller that dropped the object. Another caller
+    /// waits (sleeping) until that drop has finished, so that on return the
+    /// object is gone, except where it cannot wait: in interrupt context,
+    /// from inside the object's own drop (the revoking task, e.g. an `Arc`
+    /// cycle or a shared handler that `free_irq` calls once more), or after
+    /// 10 s. [`Revocable::is_revoked`] tells the caller whether the object is
+    /// gone; a caller that frees what the object guards must leak it instead
+    /// when it is not (see `irq::Registration`).
     ///
-    /// Sleeps: process context only.
+    /// The winning caller sleeps (an RCU grace period): process context only.
     pub fn revoke(&self) -> bool {
         // SAFETY: `get_current` only reads the current task pointer.
         let me = unsafe { bindings::get_current() };
@@ -121,18 +121,28 @@ impl<T> Revocable<T> {
             unsafe { ManuallyDrop::drop(&mut *self.data.get()) };
             self.revoker.store(core::ptr::null_mut(), Ordering::Relaxed);
             self.revoked.store(true, Ordering::Release);
-            true
-        } else {
-            while !self.revoked.load(Ordering::Acquire) {
-                if self.revoker.load(Ordering::Relaxed) == me {
-                    // Called from the object's own drop: the caller up the
-                    // stack finishes the drop.
-                    break;
-                }
-                crate::delay::msleep(1);
-            }
-            false
+            return true;
         }
+        let mut waited_ms = 0u32;
+        while !self.is_revoked() {
+            // SAFETY: `dmabridge_in_task` only reads the preempt count.
+            let in_task = unsafe { bindings::dmabridge_in_task() };
+            if !in_task || self.revoker.load(Ordering::Relaxed) == me {
+                break;
+            }
+            if waited_ms == 10_000 {
+                crate::pr_err!("revocable: a revocation takes over 10 s; not waiting for it\n");
+                break;
+            }
+            crate::delay::msleep(1);
+            waited_ms += 1;
+        }
+        false
+    }
+
+    /// Whether a revocation has dropped the object.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.load(Ordering::Acquire)
     }
 
     /// Whether the object is still available (it may be revoked right after).

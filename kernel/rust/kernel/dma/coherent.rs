@@ -63,6 +63,10 @@ impl Raw {
     }
 }
 
+/// The largest coherent allocation: one block of the page allocator's
+/// largest order.
+const MAX_COHERENT: usize = crate::page::PAGE_SIZE << bindings::MAX_PAGE_ORDER;
+
 /// `count` objects of type `T` in coherent DMA memory: the CPU and the device
 /// see each other's writes without syncs.
 ///
@@ -120,6 +124,16 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
             .checked_mul(core::mem::size_of::<T>())
             .filter(|&s| s != 0)
             .ok_or(EINVAL)?;
+        if size > MAX_COHERENT {
+            // The page allocator WARNs on orders it cannot serve (and an
+            // overflowing page rounding wraps to size 0 in C).
+            crate::pr_warn!(
+                "dma: coherent allocation of {} bytes refused (at most {})\n",
+                size,
+                MAX_COHERENT
+            );
+            return Err(EINVAL);
+        }
         let mut handle: DmaAddress = 0;
         // SAFETY: The device is bound (the `DmaDevice` quiesces at unbind, and the devres action below frees the memory then) with its coherent mask set; `handle` is a valid out-pointer.
         let cpu = unsafe {
@@ -205,8 +219,11 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
 
 impl<T: FromBytes + AsBytes> Drop for CoherentAllocation<T> {
     fn drop(&mut self) {
-        // Never from interrupt context: `dma_free_coherent` may sleep; an
-        // interrupt handler gets only `&self` and cannot drop its memory.
+        // `dma_free_coherent` must not run with interrupts off. A handler that
+        // owns an allocation (behind a lock) can still drop it there: the
+        // C core then WARNs, which fails every test run; a type that keeps
+        // the drop out of interrupt context is still missing (hole 13 of
+        // docs/soundness.md).
         self.raw.free_once();
     }
 }

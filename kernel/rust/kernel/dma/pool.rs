@@ -127,6 +127,17 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
         if size == 0 || !align.is_power_of_two() || (boundary != 0 && !boundary.is_power_of_two()) {
             return Err(EINVAL);
         }
+        // dmapool keeps sizes in `unsigned int`: a larger alignment or
+        // boundary would be truncated (to 0: a WARN at the first allocation).
+        if align > crate::page::PAGE_SIZE || boundary > u32::MAX as usize / 2 {
+            crate::pr_warn!(
+                "dma: pool {} refused: alignment {} or boundary {} too large\n",
+                name,
+                align,
+                boundary
+            );
+            return Err(EINVAL);
+        }
         if boundary != 0 && boundary < size {
             return Err(EINVAL);
         }

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Misuse: sizes the C core cannot serve, as a driver passing on values from
+//! userspace would: a coherent allocation past the page allocator's largest
+//! block, and near `usize::MAX` (C's page rounding would wrap to 0); a pool
+//! alignment dmapool would truncate to 0; an interrupt vector index past any
+//! device's; a second vector allocation. Each must fail with a clean errno
+//! before the C core WARNs.
+
+use kernel::{
+    c_str,
+    dma::{CoherentAllocation, DmaMask, DmaPool},
+    driver::Core,
+    pci,
+    prelude::*,
+};
+
+struct MisuseDmaBadSizes;
+
+kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+
+fn show<T>(what: &str, r: Result<T>) {
+    match r {
+        Ok(_) => pr_err!("misuse: {what}: accepted\n"),
+        Err(e) => pr_info!("misuse: {what}: {:?}\n", e),
+    }
+}
+
+impl pci::Driver for MisuseDmaBadSizes {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = IDS.table();
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        pdev.enable_device_mem()?;
+        let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())?;
+        show(
+            "coherent past the largest block",
+            CoherentAllocation::<u8>::alloc_coherent(&dma, 64 << 20, GFP_KERNEL),
+        );
+        show(
+            "coherent near usize::MAX",
+            CoherentAllocation::<u8>::alloc_coherent(&dma, usize::MAX - 100, GFP_KERNEL),
+        );
+        show(
+            "pool alignment 2^32",
+            DmaPool::<u64>::new(&dma, c_str!("huge"), 1 << 32, 0),
+        );
+        pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI)?;
+        show("vector index 0x10000", pdev.irq_vector(0x10000));
+        show(
+            "second vector allocation",
+            pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI),
+        );
+        pci::pin(MisuseDmaBadSizes)
+    }
+}
+
+kernel::module_pci_driver! {
+    type: MisuseDmaBadSizes,
+    name: "misuse_dma_bad_sizes",
+    author: "dmabridge",
+    description: "misuse case: sizes and indexes the C core cannot serve",
+    license: "GPL v2",
+}
