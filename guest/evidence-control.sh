@@ -4,8 +4,8 @@
 # unload), then kmemleak scans. Nothing may be reported; the host compares
 # each exercise's exit status with its class.txt.
 
-leaks=/sys/kernel/debug/kmemleak
-[ -w $leaks ] && echo clear > $leaks
+. /guest/lib/kmemleak.sh
+kmemleak_clear
 # Each class's span (begin .. exit status) covers the driver's probe, the
 # exercise and the unbind: a report at load or unload is charged to it.
 for ex in /evidence/*/exercise.sh; do
@@ -17,10 +17,5 @@ for ex in /evidence/*/exercise.sh; do
 	rmmod edu_c || echo "evidence: rmmod edu_c failed after $slug"
 	echo "evidence: exercise $slug exit status $status"
 done
-if [ -w $leaks ]; then
-	sleep 6
-	echo scan > $leaks
-	echo scan > $leaks
-	cat $leaks
-fi
+kmemleak_report
 echo "evidence: end"

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The guest machine the other tests rely on: the emulated devices, the DMA
-# checkers, and the module loader.
+# The guest machine the other tests rely on: the emulated devices, the
+# checkers, two CPUs and a preemptible kernel.
 
 . /guest/lib/ktap.sh
 
@@ -9,7 +9,7 @@ bar0_size() {
 	echo $((end - start + 1))
 }
 
-ktap_plan 6
+ktap_plan 10
 edu=$(pci_find 0x1234 0x11e8)
 ktap_check edu_device_present test -n "$edu"
 ktap_check edu_bar0_is_1MiB test "$(bar0_size "$edu")" = 1048576
@@ -20,4 +20,9 @@ ktap_check nvme_controller_present test -n "$nvme"
 ktap_check dma_api_debug_enabled test -r /sys/kernel/debug/dma-api/error_count
 ktap_check kasan_enabled sh -c "dmesg | grep -q KernelAddressSanitizer"
 ktap_check kmemleak_enabled test -w /sys/kernel/debug/kmemleak
+# Races can happen: both CPUs run, and the kernel preempts.
+ktap_check two_cpus_online test "$(cat /sys/devices/system/cpu/online)" = 0-1
+ktap_check kernel_preemptible sh -c "uname -v | grep -q ' PREEMPT '"
+ktap_check lockdep_enabled test -r /proc/lockdep
+ktap_check rcu_lockdep_enabled sh -c "dmesg | grep -q 'RCU lockdep checking is enabled'"
 ktap_done

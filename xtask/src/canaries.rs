@@ -7,12 +7,12 @@
 //! reason its `canary.txt` names.
 
 use crate::demo::Ready;
-use crate::evidence::parse_fields;
+use crate::evidence::{described_folders, Fields};
 use crate::initramfs::{self, Contents};
 use crate::modules::make_external;
 use crate::qemu::{self, Boot, BootOpts};
 use crate::test::{compile_fail_case, judge_guest, Manifest, Tally};
-use crate::util::{io_ctx, say, Result};
+use crate::util::{say, Result};
 use crate::{bail, Project};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,39 +22,24 @@ use std::time::Duration;
 pub struct Canary {
     pub name: String,
     pub dir: PathBuf,
-    fields: Vec<(String, String)>,
+    fields: Fields,
 }
 
 impl Canary {
     fn get(&self, key: &str) -> &str {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
+        self.fields.get(key)
     }
 }
 
 /// Every canary, by name.
 pub fn canaries(p: &Project) -> Result<Vec<Canary>> {
-    let dir = p.root.join("tests/canaries");
     let mut out = Vec::new();
-    for e in io_ctx(fs::read_dir(&dir), "cannot read", &dir)?.flatten() {
-        let path = e.path();
-        let txt = path.join("canary.txt");
-        if !txt.exists() {
-            continue;
+    for (name, dir, fields) in described_folders(&p.root.join("tests/canaries"), "canary.txt")? {
+        if fields.get("expect").is_empty() {
+            bail!("tests/canaries/{name}/canary.txt has no `expect:`");
         }
-        let c = Canary {
-            name: e.file_name().to_string_lossy().into_owned(),
-            fields: parse_fields(&fs::read_to_string(&txt)?),
-            dir: path,
-        };
-        if c.get("expect").is_empty() {
-            bail!("tests/canaries/{}/canary.txt has no `expect:`", c.name);
-        }
-        out.push(c);
+        out.push(Canary { name, dir, fields });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 

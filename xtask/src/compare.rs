@@ -4,7 +4,7 @@
 
 use crate::demo::{self, Ready};
 use crate::kernel::{self, BENCH};
-use crate::ktap::{self, Outcome};
+use crate::ktap::{self, Outcome, TestResult};
 use crate::modules;
 use crate::qemu::BootOpts;
 use crate::util::{output, say, write_if_changed, Result};
@@ -209,7 +209,7 @@ fn render(cols: &[Column]) -> String {
     s
 }
 
-fn source_stats(p: &Project, drv: &str) -> Result<((usize, usize), usize)> {
+pub fn source_stats(p: &Project, drv: &str) -> Result<((usize, usize), usize)> {
     let dir = p.root.join("drivers").join(drv);
     let mut lines = (0, 0);
     let mut unsafe_words = 0;
@@ -223,6 +223,62 @@ fn source_stats(p: &Project, drv: &str) -> Result<((usize, usize), usize)> {
         unsafe_words += count_unsafe(&src);
     }
     Ok((lines, unsafe_words))
+}
+
+/// The two cells (Rust, C) of a row of docs/comparison.md.
+pub fn doc_row<'a>(doc: &'a str, label: &str) -> Option<(&'a str, &'a str)> {
+    let line = doc
+        .lines()
+        .find(|l| l.starts_with(&format!("| {label} |")))?;
+    let mut cells = line.split('|').map(str::trim).skip(2);
+    Some((cells.next()?, cells.next()?))
+}
+
+/// What docs/comparison.md states that this test run can check: each
+/// driver's source lines and its passing guest tests (`edu.*` and the
+/// nested `edu_eductl_selftest.*`). Returns the rows that disagree.
+pub fn doc_disagreements(p: &Project, results: &[TestResult]) -> Result<Vec<String>> {
+    let doc = fs::read_to_string(p.root.join("docs/comparison.md"))?;
+    let mut wrong = Vec::new();
+    let passed = |drv: &str| {
+        results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass)
+            .filter(|r| {
+                r.name.starts_with(&format!("{drv}."))
+                    || r.name.starts_with(&format!("{drv}_eductl_selftest."))
+            })
+            .count()
+    };
+    let (rust_lines, _) = source_stats(p, "edu")?;
+    let (c_lines, _) = source_stats(p, "edu_c")?;
+    let want = [
+        (
+            "source lines (all)",
+            rust_lines.0.to_string(),
+            c_lines.0.to_string(),
+        ),
+        (
+            "source lines (code: no blanks, no comments)",
+            rust_lines.1.to_string(),
+            c_lines.1.to_string(),
+        ),
+        (
+            "guest tests passed / failed",
+            format!("{} / 0", passed("edu")),
+            format!("{} / 0", passed("edu_c")),
+        ),
+    ];
+    for (label, rust, c) in want {
+        match doc_row(&doc, label) {
+            Some((r, cc)) if r == rust && cc == c => {}
+            Some((r, cc)) => wrong.push(format!(
+                "`{label}`: the doc says {r} | {cc}, this run {rust} | {c}"
+            )),
+            None => wrong.push(format!("`{label}`: no such row")),
+        }
+    }
+    Ok(wrong)
 }
 
 /// `cargo xtask compare`.
@@ -301,6 +357,13 @@ mod tests {
         assert_eq!(count_lines(c), (6, 2));
         let r = "//! doc\nfn f() {} // end\n    /// x\n";
         assert_eq!(count_lines(r), (3, 1));
+    }
+
+    #[test]
+    fn doc_rows() {
+        let doc = "| | Rust | C |\n| source lines (all) | 327 | 351 |\n";
+        assert_eq!(doc_row(doc, "source lines (all)"), Some(("327", "351")));
+        assert_eq!(doc_row(doc, "other"), None);
     }
 
     #[test]

@@ -30,15 +30,55 @@ pub struct Class {
     pub upstream: String,
     /// The Rust case's `//!` documentation.
     pub rust_attempt: String,
-    fields: Vec<(String, String)>,
+    fields: Fields,
+}
+
+/// `key: value` fields of a description file (`class.txt`, `canary.txt`,
+/// `misuse.txt`).
+#[derive(Debug, Default)]
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `key`, or "".
+    pub fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// The folders below `dir` that hold a description file `file`: (folder
+/// name, folder, its fields), by name.
+pub fn described_folders(
+    dir: &std::path::Path,
+    file: &str,
+) -> Result<Vec<(String, PathBuf, Fields)>> {
+    let mut out = Vec::new();
+    for e in io_ctx(fs::read_dir(dir), "cannot read", dir)?.flatten() {
+        let path = e.path();
+        let txt = path.join(file);
+        if txt.exists() {
+            let fields = Fields(parse_fields(&fs::read_to_string(&txt)?));
+            out.push((e.file_name().to_string_lossy().into_owned(), path, fields));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 impl Class {
     fn get(&self, key: &str) -> &str {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
+        self.fields.get(key)
     }
 
     fn memory_mib(&self) -> Result<u32> {
@@ -123,7 +163,7 @@ pub fn classes(p: &Project) -> Result<Vec<Class>> {
         };
         let c = Class {
             rust_attempt: case_doc(&fs::read_to_string(rs)?),
-            fields: parse_fields(&fs::read_to_string(c_dir.join("class.txt"))?),
+            fields: Fields(parse_fields(&fs::read_to_string(c_dir.join("class.txt"))?)),
             slug,
             c_dir,
             rust_dir,
@@ -600,6 +640,7 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
     );
     let mut caught = 0;
     let mut rejected = 0;
+    let mut by_language = 0;
     for (i, (c, co, ro)) in rows.iter().enumerate() {
         let tool_caught = matches!(
             co.detector,
@@ -608,8 +649,14 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
         if tool_caught {
             caught += 1;
         }
-        if ro.rejected {
+        // `rust-rejected-by: language`: Rust itself refuses the attempt
+        // (e.g. calling an `unsafe fn` without `unsafe`), not a type of
+        // the binding.
+        let by_binding = c.get("rust-rejected-by") != "language";
+        if ro.rejected && by_binding {
             rejected += 1;
+        } else if ro.rejected {
+            by_language += 1;
         }
         let c_line = if !co.ran {
             "the run did not finish".to_string()
@@ -634,7 +681,10 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
     }
     s.push_str(&format!(
         "\nTotals: of {n} classes, the kernel's run-time checkers reported {caught} in C (the others \
-         corrupt data or pass silently); dmabridge rejected {rejected} of {n} at compile time.\n",
+         corrupt data or pass silently); at compile time, dmabridge's types rejected {rejected} of \
+         {n} and Rust itself {by_language} (the attempt needs `unsafe`, which a driver may not write). \
+         What safe Rust could still reach of each class, and the bugs the project itself had, are \
+         in `docs/soundness.md`.\n",
         n = rows.len()
     ));
     for (i, (c, _, _)) in rows.iter().enumerate() {
@@ -657,6 +707,12 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
             "- Rust attempt (`tests/evidence/rust/{}/`): {}\n",
             c.slug, c.rust_attempt
         ));
+        if !c.get("rust-note").is_empty() {
+            s.push_str(&format!(
+                "- What the attempt does not cover: {}\n",
+                c.get("rust-note")
+            ));
+        }
     }
     s.push_str(
         "\nThe C outcomes are also checked by `cargo xtask test` (`evidence.<class>.c_outcome`: the\n\

@@ -11,13 +11,12 @@
 
 use crate::canaries::{boot_runner, build_module, RunnerBoot};
 use crate::demo::Ready;
-use crate::evidence::parse_fields;
+use crate::evidence::{described_folders, Fields};
 use crate::ktap::Outcome;
 use crate::qemu::Boot;
 use crate::test::{compile_fail_case, judge_guest, twin_builds, Manifest, Tally};
-use crate::util::{io_ctx, say, Result};
+use crate::util::{say, Result};
 use crate::{bail, Project};
-use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,41 +24,24 @@ use std::time::Duration;
 pub struct Case {
     pub name: String,
     pub dir: PathBuf,
-    fields: Vec<(String, String)>,
+    fields: Fields,
 }
 
 impl Case {
     fn get(&self, key: &str) -> &str {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
+        self.fields.get(key)
     }
 
     fn all(&self, key: &str) -> Vec<&str> {
-        self.fields
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.fields.all(key)
     }
 }
 
 /// Every case, by name.
 pub fn cases(p: &Project) -> Result<Vec<Case>> {
-    let dir = p.root.join("tests/misuse");
     let mut out = Vec::new();
-    for e in io_ctx(fs::read_dir(&dir), "cannot read", &dir)?.flatten() {
-        let path = e.path();
-        let txt = path.join("misuse.txt");
-        if !txt.exists() {
-            continue;
-        }
-        let c = Case {
-            name: e.file_name().to_string_lossy().into_owned(),
-            fields: parse_fields(&fs::read_to_string(&txt)?),
-            dir: path,
-        };
+    for (name, dir, fields) in described_folders(&p.root.join("tests/misuse"), "misuse.txt")? {
+        let c = Case { name, dir, fields };
         if c.get("rule").is_empty() {
             bail!("tests/misuse/{}/misuse.txt has no `rule:`", c.name);
         }
@@ -73,7 +55,6 @@ pub fn cases(p: &Project) -> Result<Vec<Case>> {
         }
         out.push(c);
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 

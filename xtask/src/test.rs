@@ -665,6 +665,13 @@ fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
         &format!("guest run took {}", crate::util::human(start.elapsed())),
     );
     let (report, checks) = judge_guest(&boot, timeout, &manifest, &log);
+    // The published comparison states this run's numbers.
+    let wrong = crate::compare::doc_disagreements(p, &report.results)?;
+    t.add(
+        "docs.comparison_matches_run".into(),
+        wrong.is_empty(),
+        || format!("{} (rerun `cargo xtask compare`)", wrong.join("; ")),
+    );
     t.results.extend(
         report
             .results

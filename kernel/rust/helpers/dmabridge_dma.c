@@ -68,3 +68,8 @@ void rust_helper_reinit_completion(struct completion *x)
 {
 	reinit_completion(x);
 }
+
+unsigned int rust_helper_dma_get_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
+}

@@ -293,6 +293,28 @@ unsafe extern "C" fn release_callback<T: MiscDevice>(
     0
 }
 
+/// A driver's new file position, checked before the VFS sees it: `EINVAL`
+/// and a log line for a negative one.
+fn checked_position(pos: i64, op: &str) -> Result<i64> {
+    if pos < 0 {
+        crate::pr_err!("misc: {} returned the negative position {}\n", op, pos);
+        return Err(EINVAL);
+    }
+    Ok(pos)
+}
+
+/// A driver's read or write result, checked before the VFS sees it: more
+/// bytes than asked for, or a negative position, is `EIO` / `EINVAL` and a
+/// log line (not a count userspace would trust).
+fn checked_transfer(n: usize, count: usize, pos: i64, op: &str) -> Result<isize> {
+    checked_position(pos, op)?;
+    if n > count {
+        crate::pr_err!("misc: {} returned {} bytes of {} asked for\n", op, n, count);
+        return Err(EIO);
+    }
+    Ok(n as isize)
+}
+
 /// # Safety
 ///
 /// Called by the VFS on a file of a [`MiscDeviceRegistration<T>`], with valid
@@ -309,10 +331,10 @@ unsafe extern "C" fn read_callback<T: MiscDevice>(
         let mut writer = UserSlice::new(buf as usize, count).writer();
         // SAFETY: `ppos` is valid for the call.
         let mut pos = unsafe { *ppos };
-        let n = T::read(this, &mut writer, &mut pos)?;
+        let n = checked_transfer(T::read(this, &mut writer, &mut pos)?, count, pos, "read")?;
         // SAFETY: As above.
         unsafe { *ppos = pos };
-        Ok(n as isize)
+        Ok(n)
     })
 }
 
@@ -332,10 +354,10 @@ unsafe extern "C" fn write_callback<T: MiscDevice>(
         let mut reader = UserSlice::new(buf as usize, count).reader();
         // SAFETY: `ppos` is valid for the call.
         let mut pos = unsafe { *ppos };
-        let n = T::write(this, &mut reader, &mut pos)?;
+        let n = checked_transfer(T::write(this, &mut reader, &mut pos)?, count, pos, "write")?;
         // SAFETY: As above.
         unsafe { *ppos = pos };
-        Ok(n as isize)
+        Ok(n)
     })
 }
 
@@ -357,11 +379,11 @@ unsafe extern "C" fn llseek_callback<T: MiscDevice>(
         };
         // SAFETY: The VFS passes a valid file opened by `open_callback`.
         let this = unsafe { borrow::<T>(file) };
-        // SAFETY: `file` is valid; like C drivers, the position is read and written without a lock (the VFS serialises for regular files only).
-        let pos = unsafe { (*file).f_pos };
-        let new = T::llseek(this, pos, offset, whence)?;
+        // SAFETY: `file` is valid. Like C drivers, the position is read and written without a lock (a character device has no `FMODE_ATOMIC_POS`); volatile accesses keep the compiler from assuming nobody else writes it.
+        let pos = unsafe { core::ptr::read_volatile(&raw const (*file).f_pos) };
+        let new = checked_position(T::llseek(this, pos, offset, whence)?, "llseek")?;
         // SAFETY: As above.
-        unsafe { (*file).f_pos = new };
+        unsafe { core::ptr::write_volatile(&raw mut (*file).f_pos, new) };
         Ok(new)
     })
 }

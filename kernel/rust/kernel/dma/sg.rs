@@ -44,10 +44,22 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
         if nents == 0 {
             return Err(EINVAL);
         }
+        // SAFETY: The device is bound; the call only reads its DMA parameters.
+        let max_seg = unsafe { bindings::dma_get_max_seg_size(binding.raw_dev()) } as usize;
         let mut cpu = crate::alloc::KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
         for b in bufs.iter_mut() {
             let len = b.dma_len();
             if len == 0 || u32::try_from(len).is_err() {
+                return Err(EINVAL);
+            }
+            if len > max_seg {
+                // The device cannot take a segment this long (DMA-API
+                // debugging would report the mapping).
+                crate::pr_err!(
+                    "dma: sg entry of {} bytes refused (device maximum {})\n",
+                    len,
+                    max_seg
+                );
                 return Err(EINVAL);
             }
             cpu.push(cpu_addr(b)?, GFP_KERNEL)?;

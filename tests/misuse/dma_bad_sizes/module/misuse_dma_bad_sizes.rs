@@ -3,13 +3,14 @@
 //! Misuse: sizes the C core cannot serve, as a driver passing on values from
 //! userspace would: a coherent allocation past the page allocator's largest
 //! block, and near `usize::MAX` (C's page rounding would wrap to 0); a pool
-//! alignment dmapool would truncate to 0; an interrupt vector index past any
+//! alignment dmapool would truncate to 0; a scatterlist entry longer than
+//! the device's maximum segment; an interrupt vector index past any
 //! device's; a second vector allocation. Each must fail with a clean errno
 //! before the C core WARNs.
 
 use kernel::{
     c_str,
-    dma::{CoherentAllocation, DmaMask, DmaPool},
+    dma::{CoherentAllocation, DmaMask, DmaPool, ToDevice},
     driver::Core,
     pci,
     prelude::*,
@@ -44,6 +45,15 @@ impl pci::Driver for MisuseDmaBadSizes {
         show(
             "pool alignment 2^32",
             DmaPool::<u64>::new(&dma, c_str!("huge"), 1 << 32, 0),
+        );
+        // One scatterlist entry longer than the device's maximum segment
+        // (64 KiB for PCI devices that do not set one).
+        let big = KVec::<u8>::from_elem(0, 128 << 10, GFP_KERNEL)?;
+        let mut bufs = KVec::new();
+        bufs.push(big, GFP_KERNEL)?;
+        show(
+            "sg entry of 128 KiB",
+            dma.access()?.map_sg::<ToDevice, _>(&mut bufs).map(|_| ()),
         );
         pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI)?;
         show("vector index 0x10000", pdev.irq_vector(0x10000));
