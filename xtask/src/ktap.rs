@@ -319,6 +319,16 @@ fn is_dump_line(line: &str) -> bool {
     if STARTS.iter().any(|s| t.starts_with(s)) {
         return true;
     }
+    // A register line (x86-64): `RAX: …`, `R08: …`, `PKRU: …`.
+    const REGS: &[&str] = &[
+        "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "RSP", "RIP", "R08", "R09", "R10", "R11",
+        "R12", "R13", "R14", "R15", "FS", "GS", "CS", "DS", "ES", "CR0", "CR2", "CR3", "CR4",
+        "DR0", "DR1", "DR2", "DR3", "DR6", "DR7", "PKRU",
+    ];
+    let first = t.split_whitespace().next().unwrap_or("");
+    if first.strip_suffix(':').is_some_and(|r| REGS.contains(&r)) {
+        return true;
+    }
     // A stack frame: ` symbol+0x1a/0x40`, maybe with `[module]`.
     line.starts_with(' ')
         && t.split_whitespace()
@@ -360,7 +370,7 @@ mod tests {
         let log = "sysfs: cannot create duplicate filename 'x'\nCPU: 1 UID: 0\nBUG: KASAN: slab-out-of-bounds in f\nCall Trace:\n";
         let out = strip_reports(log, &["sysfs: cannot create duplicate filename"]);
         assert_eq!(out, "BUG: KASAN: slab-out-of-bounds in f\nCall Trace:\n");
-        let warn = "edu_c: swiotlb addr 0x1 overflow\nWARNING: CPU: 1 PID: 3 at x\nModules linked in: e\nRIP: 0010:f+0x1/0x2\nCall Trace:\n <TASK>\n f+0x1/0x2 [m]\n ? g+0x3/0x4\n </TASK>\n---[ end trace 0 ]---\nok 1 x\n";
+        let warn = "edu_c: swiotlb addr 0x1 overflow\nWARNING: CPU: 1 PID: 3 at x\nModules linked in: e\nRIP: 0010:f+0x1/0x2\nPKRU: 55555554\nR08: 0 R09: 1\nCall Trace:\n <TASK>\n f+0x1/0x2 [m]\n ? g+0x3/0x4\n </TASK>\n---[ end trace 0 ]---\nok 1 x\n";
         assert_eq!(strip_reports(warn, &["swiotlb addr"]), "ok 1 x\n");
     }
 

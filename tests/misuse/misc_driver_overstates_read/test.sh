@@ -6,7 +6,7 @@
 
 overstated_read_is_eio() {
 	out=$(dd if=/dev/dmabridge_liar of=/dev/null bs=4 count=1 2>&1)
-	echo "$out" | grep -q "I/O error" || { echo "$out"; return 1; }
+	echo "$out" | grep -q "Input/output error" || { echo "$out"; return 1; }
 }
 
 ktap_plan 3
