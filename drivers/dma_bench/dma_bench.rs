@@ -50,19 +50,21 @@ impl pci::Driver for DmaBench {
         buf.extend_from_slice(&[0x5a; BUF_LEN], GFP_KERNEL)?;
 
         time("map_unmap", |_| {
-            let m = acc.map_single::<ToDevice, _>(&mut buf)?;
+            let m = acc.map_single::<ToDevice, _>(core::mem::take(&mut buf))?;
             black_box(m.dma_handle());
+            buf = m.unmap();
             Ok(())
         })?;
         time("map_sync_unmap", |_| {
-            let m = acc.map_single::<FromDevice, _>(&mut buf)?;
-            black_box(m.sync_for_cpu()?);
+            let m = acc.map_single::<FromDevice, _>(core::mem::take(&mut buf))?;
+            buf = black_box(m.sync_for_cpu()?).unmap();
             Ok(())
         })?;
-        let mut page = ZeroedPage::alloc(GFP_KERNEL)?;
+        let mut page = Some(ZeroedPage::alloc(GFP_KERNEL)?);
         time("map_page_unmap", |_| {
-            let m = acc.map_single::<ToDevice, _>(&mut page)?;
+            let m = acc.map_single::<ToDevice, _>(page.take().ok_or(EINVAL)?)?;
             black_box(m.dma_handle());
+            page = Some(m.unmap());
             Ok(())
         })?;
         let words = CoherentAllocation::<u32>::alloc_coherent(&dma, WORDS, GFP_KERNEL)?;

@@ -170,27 +170,24 @@ fn dma_coherent_roundtrip() -> Result {
     )
 }
 
-fn dma_streaming_borrowed() -> Result {
+fn dma_streaming_scoped() -> Result {
     let b = bound()?;
     let acc = b.dma.access()?;
-    let mut out = pattern(EDU_BUF_LEN, 7)?;
-    let m = acc.map_single::<ToDevice, _>(&mut out)?;
+    let m = acc.map_single::<ToDevice, _>(pattern(EDU_BUF_LEN, 7)?)?;
     to_edu(&b, m.dma_handle(), 0, EDU_BUF_LEN)?;
-    drop(m);
-    let mut back = zeroed(EDU_BUF_LEN)?;
-    let m = acc.map_single::<FromDevice, _>(&mut back)?;
+    let out = m.unmap();
+    let m = acc.map_single::<FromDevice, _>(zeroed(EDU_BUF_LEN)?)?;
     from_edu(&b, 0, m.dma_handle(), EDU_BUF_LEN)?;
     let cpu = m.sync_for_cpu()?;
     expect(cpu.as_slice() == &out[..], "bytes written by the device")?;
-    drop(cpu);
+    let back = cpu.unmap();
     expect(back == out, "buffer after unmap")
 }
 
 fn dma_streaming_bidirectional() -> Result {
     let b = bound()?;
     let acc = b.dma.access()?;
-    let mut buf = pattern(1024, 1)?;
-    let m = acc.map_single::<Bidirectional, _>(&mut buf)?;
+    let m = acc.map_single::<Bidirectional, _>(pattern(1024, 1)?)?;
     // Device reads the buffer; the CPU then rewrites it and hands it back.
     to_edu(&b, m.dma_handle(), 1024, 1024)?;
     let mut cpu = m.sync_for_cpu()?;
@@ -204,8 +201,7 @@ fn dma_streaming_bidirectional() -> Result {
         cpu.as_slice() == &want[..],
         "device data replaced the CPU's",
     )?;
-    let m = cpu.sync_for_device();
-    drop(m);
+    let buf = cpu.sync_for_device().unmap();
     expect(buf == want, "buffer after unmap")
 }
 
@@ -236,7 +232,7 @@ fn dma_sg_roundtrip() -> Result {
         out.push(pattern(n, i as u8 + 40)?, GFP_KERNEL)?;
         back.push(zeroed(n)?, GFP_KERNEL)?;
     }
-    let sg = acc.map_sg::<ToDevice, _>(&mut out)?;
+    let sg = acc.map_sg::<ToDevice, _>(out)?;
     expect(sg.buffers() == 3, "three buffers")?;
     let mut off = 0;
     for (addr, len) in sg.segments() {
@@ -244,8 +240,8 @@ fn dma_sg_roundtrip() -> Result {
         off += len as usize;
     }
     expect(off == EDU_BUF_LEN, "segments cover every byte")?;
-    drop(sg);
-    let mut sg = acc.map_sg::<FromDevice, _>(&mut back)?;
+    let out = sg.unmap();
+    let mut sg = acc.map_sg::<FromDevice, _>(back)?;
     expect(
         sg.buffer(0) == Err(EBUSY),
         "device-owned list is EBUSY for the CPU",
@@ -293,14 +289,12 @@ fn dma_pool_roundtrip() -> Result {
 fn dma_bad_input() -> Result {
     let b = bound()?;
     let acc = b.dma.access()?;
-    let mut empty = KVec::<u8>::new();
     expect(
-        acc.map_single::<ToDevice, _>(&mut empty).err() == Some(EINVAL),
+        acc.map_single::<ToDevice, _>(KVec::<u8>::new()).err() == Some(EINVAL),
         "mapping an empty buffer is EINVAL",
     )?;
-    let mut none: [KVec<u8>; 0] = [];
     expect(
-        acc.map_sg::<ToDevice, _>(&mut none).err() == Some(EINVAL),
+        acc.map_sg::<ToDevice, KVec<u8>>(KVec::new()).err() == Some(EINVAL),
         "mapping an empty list is EINVAL",
     )?;
     expect(
@@ -360,7 +354,7 @@ kernel::kunit_suite!(
     [
         dma_mask_bounds,
         dma_coherent_roundtrip,
-        dma_streaming_borrowed,
+        dma_streaming_scoped,
         dma_streaming_bidirectional,
         dma_streaming_owned,
         dma_sg_roundtrip,

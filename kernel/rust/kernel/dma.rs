@@ -18,8 +18,9 @@
 //!   mapping or block) to end before it releases memory, so the device is never
 //!   left with a DMA address of freed memory, and [`DmaDevice::access`] fails
 //!   with `ENXIO` once the device is gone.
-//! - Streaming mappings ([`Mapping`], [`SgMapping`]) own or borrow their buffer,
-//!   so the CPU cannot touch it while the device owns it; [`Mapping::sync_for_cpu`]
+//! - Streaming mappings ([`Mapping`], [`SgMapping`]) own their buffer (a
+//!   borrow would end at `mem::forget` of the mapping), so the CPU cannot touch
+//!   it while the device owns it; [`Mapping::sync_for_cpu`]
 //!   hands it to the CPU and [`Mapping::sync_for_device`] gives it back. The
 //!   direction is a type parameter: syncs and unmaps always use the direction
 //!   and size of the map.
@@ -444,10 +445,15 @@ impl Access<'_> {
         self.token.binding()
     }
 
-    /// Maps `buf` (owned, or borrowed as `&mut`) for the device in direction
-    /// `D` (`dma_map_single`, or `dma_map_page` for a [`Page`]). The mapping
+    /// Maps `buf` for the device in direction `D` (`dma_map_single`, or
+    /// `dma_map_page` for a [`ZeroedPage`]). The mapping owns the buffer and
     /// lives at most as long as this scope; dropping it unmaps with the same
-    /// size and direction.
+    /// size and direction, [`Mapping::unmap`] also gives the buffer back.
+    ///
+    /// Buffers are taken by value, never borrowed: a borrow ends when the
+    /// mapping is forgotten (`mem::forget` is safe), and the CPU could then
+    /// read, or free, memory the device owns. A forgotten mapping of an owned
+    /// buffer leaks the buffer instead: nothing else can reach it.
     ///
     /// `EINVAL` for an empty buffer, `ENOMEM` if the address cannot be mapped
     /// (`dma_mapping_error`).
@@ -457,10 +463,12 @@ impl Access<'_> {
     }
 
     /// Maps a list of buffers as one scatter-gather list (`dma_map_sgtable`).
-    pub fn map_sg<'b, D: Direction, B: DmaBuffer>(
-        &'b self,
-        bufs: &'b mut [B],
-    ) -> Result<SgMapping<'b, D, B>> {
+    /// The mapping owns the list ([`SgMapping::unmap`] gives it back), for the
+    /// reason [`Access::map_single`] gives.
+    pub fn map_sg<D: Direction, B: DmaBuffer>(
+        &self,
+        bufs: KVec<B>,
+    ) -> Result<SgMapping<'_, D, B>> {
         SgMapping::new(self.binding(), bufs)
     }
 }
@@ -555,18 +563,6 @@ unsafe impl DmaBuffer for ZeroedPage {
     #[inline]
     fn dma_len(&self) -> usize {
         PAGE_SIZE
-    }
-}
-
-// SAFETY: The exclusive borrow gives the same guarantees as `B` for its lifetime, which bounds the mapping's.
-unsafe impl<B: DmaBuffer> DmaBuffer for &mut B {
-    #[inline]
-    fn target(&mut self) -> DmaTarget {
-        (**self).target()
-    }
-    #[inline]
-    fn dma_len(&self) -> usize {
-        (**self).dma_len()
     }
 }
 

@@ -9,7 +9,7 @@ use kernel::{
     prelude::*,
 };
 
-pub fn refill(acc: &Access<'_>, buf: &mut KVec<u8>) -> Result<DmaAddress> {
+pub fn refill(acc: &Access<'_>, buf: KVec<u8>) -> Result<DmaAddress> {
     let m = acc.map_single::<ToDevice, _>(buf)?;
     let mut cpu = m.sync_for_cpu()?;
     cpu.as_mut_slice()[0] = 1;

@@ -10,8 +10,8 @@ use kernel::{
 };
 
 pub fn send(acc: &Access<'_>) -> Result {
-    let mut buf = [0u8; 64];
-    let _m = acc.map_single::<ToDevice, _>(&mut buf)?;
+    let buf = [0u8; 64];
+    let _m = acc.map_single::<ToDevice, _>(buf)?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use kernel::{
     prelude::*,
 };
 
-pub fn send(acc: &Access<'_>, buf: &mut KVVec<u8>) -> Result {
+pub fn send(acc: &Access<'_>, buf: KVVec<u8>) -> Result {
     let _m = acc.map_single::<ToDevice, _>(buf)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use kernel::{
     prelude::*,
 };
 
-pub fn sync_back(acc: &Access<'_>, buf: &mut KVec<u8>) -> Result {
+pub fn sync_back(acc: &Access<'_>, buf: KVec<u8>) -> Result {
     let m = acc.map_single::<ToDevice, _>(buf)?;
     let _cpu = m.sync_for_cpu(DataDirection::FromDevice)?;
     Ok(())

@@ -50,12 +50,11 @@ struct Inner<B: DmaBuffer> {
 
 /// A streaming mapping of `B` in direction `D`, owned by `O`.
 ///
-/// Made by [`super::Access::map_single`] (lives in that scope; `B` may be a
-/// borrow) or [`super::DmaDevice::map_owned`] (holds the device's binding
+/// Made by [`super::Access::map_single`] (lives in that scope) or [`super::DmaDevice::map_owned`] (holds the device's binding
 /// itself, so it may live across an interrupt).
 ///
 /// While [`DeviceOwned`] the buffer is out of the CPU's reach: the mapping
-/// owns or exclusively borrows it. [`Mapping::sync_for_cpu`] turns it into a
+/// owns it (never a borrow, which `mem::forget` of the mapping would end). [`Mapping::sync_for_cpu`] turns it into a
 /// [`CpuOwned`] mapping through which the CPU reads (directions the device
 /// writes) or writes (directions the device reads);
 /// [`Mapping::sync_for_device`] gives it back. Dropping unmaps with the size
@@ -69,12 +68,13 @@ struct Inner<B: DmaBuffer> {
 /// ```
 /// use kernel::{dma::{Access, FromDevice}, prelude::*};
 ///
-/// fn receive(acc: &Access<'_>, buf: &mut KVec<u8>) -> Result<u8> {
+/// fn receive(acc: &Access<'_>, buf: KVec<u8>) -> Result<KVec<u8>> {
 ///     let m = acc.map_single::<FromDevice, _>(buf)?;
 ///     let _bus_address = m.dma_handle(); // Program the device with it.
 ///     // The device writes the buffer; then:
 ///     let cpu = m.sync_for_cpu()?;
-///     Ok(cpu.as_slice()[0])
+///     let _first = cpu.as_slice()[0];
+///     Ok(cpu.unmap())
 /// }
 /// ```
 pub struct Mapping<'a, D: Direction, B: DmaBuffer, O: Owner = DeviceOwned> {

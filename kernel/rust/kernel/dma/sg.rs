@@ -6,47 +6,48 @@ use super::{
     cpu_addr, Binding, DeviceReads, DeviceWrites, Direction, DmaAddress, DmaBuffer, DmaTarget,
 };
 use crate::{
-    alloc::flags::GFP_KERNEL,
+    alloc::{flags::GFP_KERNEL, KVec},
     bindings,
     error::{code::*, to_result, Result},
 };
-use core::marker::PhantomData;
+use core::{marker::PhantomData, mem::ManuallyDrop};
 
 /// A list of buffers mapped as one scatter-gather list in direction `D`.
 ///
 /// The IOMMU (or nothing, as on most x86 machines) may merge entries: iterate
 /// the DMA segments the device must be given with [`SgMapping::segments`].
 /// Unmapped when dropped, with the original number of entries, as the C API
-/// requires. The buffers are borrowed, so the CPU cannot reach them until the
-/// mapping is dropped or synced for the CPU ([`SgMapping::sync_for_cpu`]).
+/// requires. The mapping owns the buffers, so the CPU cannot reach them until
+/// they are synced for the CPU ([`SgMapping::sync_for_cpu`]) or the mapping is
+/// unmapped ([`SgMapping::unmap`]); a forgotten mapping leaks them.
 ///
 /// # Invariants
 ///
 /// `table` was allocated with `sg_alloc_table` for `bufs.len()` entries, each
 /// describing the corresponding buffer, and mapped with `dma_map_sgtable` on
-/// `dev` in direction `D`; it is unmapped and freed only in `drop`. `cpu_owned`
+/// `dev` in direction `D`; it is unmapped and freed only in `drop` or `unmap`. `cpu_owned`
 /// tells whether the last sync was for the CPU.
 pub struct SgMapping<'a, D: Direction, B: DmaBuffer> {
     table: bindings::sg_table,
     dev: *mut bindings::device,
-    bufs: &'a mut [B],
-    cpu: crate::alloc::KVec<*mut u8>,
+    bufs: KVec<B>,
+    cpu: KVec<*mut u8>,
     cpu_owned: bool,
-    _d: PhantomData<D>,
+    _p: PhantomData<(&'a (), D)>,
 }
 
 // SAFETY: The table and the buffers are owned or exclusively borrowed; the DMA API may be called from any thread.
 unsafe impl<D: Direction, B: DmaBuffer> Send for SgMapping<'_, D, B> {}
 
 impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
-    pub(super) fn new(binding: &Binding, bufs: &'a mut [B]) -> Result<Self> {
+    pub(super) fn new(binding: &Binding, mut bufs: KVec<B>) -> Result<Self> {
         let nents = u32::try_from(bufs.len()).map_err(|_| EINVAL)?;
         if nents == 0 {
             return Err(EINVAL);
         }
         // SAFETY: The device is bound; the call only reads its DMA parameters.
         let max_seg = unsafe { bindings::dma_get_max_seg_size(binding.raw_dev()) } as usize;
-        let mut cpu = crate::alloc::KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
+        let mut cpu = KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
         for b in bufs.iter_mut() {
             let len = b.dma_len();
             if len == 0 || u32::try_from(len).is_err() {
@@ -94,7 +95,7 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
             bufs,
             cpu,
             cpu_owned: false,
-            _d: PhantomData,
+            _p: PhantomData,
         })
     }
 
@@ -110,6 +111,39 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
             sg: self.table.sgl,
             left: self.table.nents,
             _p: PhantomData,
+        }
+    }
+
+    /// Unmaps the list and gives the buffers back.
+    pub fn unmap(self) -> KVec<B> {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: Mapped (invariant); unmapped and freed once, here, as `drop` would.
+        unsafe { this.unmap_table() };
+        // SAFETY: `this` is not used or dropped again: `cpu` and `bufs` are moved out once.
+        let (cpu, bufs) = unsafe { (core::ptr::read(&this.cpu), core::ptr::read(&this.bufs)) };
+        drop(cpu);
+        bufs
+    }
+
+    /// # Safety
+    ///
+    /// The table is mapped; it is not used afterwards.
+    unsafe fn unmap_table(&mut self) {
+        let attrs = if self.cpu_owned {
+            bindings::DMA_ATTR_SKIP_CPU_SYNC as usize
+        } else {
+            0
+        };
+        // SAFETY: Mapped (caller); unmapped once, with the original entry count and the direction of the map, then freed.
+        unsafe {
+            bindings::dma_unmap_sg_attrs(
+                self.dev,
+                self.table.sgl,
+                self.table.orig_nents as i32,
+                D::DIRECTION as _,
+                attrs,
+            );
+            bindings::sg_free_table(&mut self.table);
         }
     }
 
@@ -172,22 +206,8 @@ impl<D: DeviceReads, B: DmaBuffer> SgMapping<'_, D, B> {
 
 impl<D: Direction, B: DmaBuffer> Drop for SgMapping<'_, D, B> {
     fn drop(&mut self) {
-        let attrs = if self.cpu_owned {
-            bindings::DMA_ATTR_SKIP_CPU_SYNC as usize
-        } else {
-            0
-        };
-        // SAFETY: Mapped (invariant); unmapped once, with the original entry count and the direction of the map, then freed.
-        unsafe {
-            bindings::dma_unmap_sg_attrs(
-                self.dev,
-                self.table.sgl,
-                self.table.orig_nents as i32,
-                D::DIRECTION as _,
-                attrs,
-            );
-            bindings::sg_free_table(&mut self.table);
-        }
+        // SAFETY: Mapped (invariant) and unmapped once: `unmap` does not drop `self`.
+        unsafe { self.unmap_table() };
     }
 }
 

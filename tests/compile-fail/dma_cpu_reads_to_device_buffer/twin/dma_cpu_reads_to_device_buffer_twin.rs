@@ -8,7 +8,7 @@ use kernel::{
     prelude::*,
 };
 
-pub fn read_back(acc: &Access<'_>, buf: &mut KVec<u8>) -> Result<u8> {
+pub fn read_back(acc: &Access<'_>, buf: KVec<u8>) -> Result<u8> {
     let m = acc.map_single::<FromDevice, _>(buf)?;
     let cpu = m.sync_for_cpu()?;
     Ok(cpu.as_slice()[0])

@@ -7,7 +7,7 @@ use kernel::{
     prelude::*,
 };
 
-pub fn send(acc: &Access<'_>, buf: &mut KVec<u8>) -> Result {
+pub fn send(acc: &Access<'_>, buf: KVec<u8>) -> Result {
     let _m = acc.map_single::<ToDevice, _>(buf)?;
     Ok(())
 }

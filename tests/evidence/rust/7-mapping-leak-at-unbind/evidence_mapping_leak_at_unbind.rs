@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Must not build: keep a mapping beyond the `Access` scope that holds the
-//! device bound. A borrowed mapping cannot outlive its `Access`; an owned
+//! device bound. A mapping made in an `Access` scope cannot outlive it; an owned
 //! mapping (`map_owned`) holds the binding, so unbind waits for it and unmaps
 //! nothing twice.
 
@@ -10,7 +10,7 @@ use kernel::{
     prelude::*,
 };
 
-pub fn keep(dma: &DmaDevice, buf: &mut KVec<u8>) -> Result<DmaAddress> {
+pub fn keep(dma: &DmaDevice, buf: KVec<u8>) -> Result<DmaAddress> {
     let m = {
         let acc = dma.access()?;
         acc.map_single::<ToDevice, _>(buf)?

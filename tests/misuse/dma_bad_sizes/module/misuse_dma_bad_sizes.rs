@@ -53,7 +53,7 @@ impl pci::Driver for MisuseDmaBadSizes {
         bufs.push(big, GFP_KERNEL)?;
         show(
             "sg entry of 128 KiB",
-            dma.access()?.map_sg::<ToDevice, _>(&mut bufs).map(|_| ()),
+            dma.access()?.map_sg::<ToDevice, _>(bufs).map(|_| ()),
         );
         pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI)?;
         show("vector index 0x10000", pdev.irq_vector(0x10000));
