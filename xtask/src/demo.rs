@@ -112,6 +112,40 @@ pub fn run(p: &Project, args: &RunArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// `cargo xtask boots N`: boots the test kernel `n` times (the machine
+/// summary script, every checker on) and counts the boots with a checker
+/// report. For flaky reports: one in thirty boots is easy to miss.
+pub fn boots(p: &Project, n: u32) -> Result<i32> {
+    let ready = prepare(p)?;
+    let timeout = Duration::from_secs(300);
+    let mut reported = 0;
+    for i in 1..=n {
+        let log = p.build.join(format!("logs/boots-{i}.log"));
+        let opts = BootOpts::quiet(log.clone(), timeout);
+        let script = p.root.join("guest/show-machine.sh");
+        let boot = boot_script(p, &ready, "boots", script, &[], opts)?;
+        let code = finished(&boot, timeout, &log)?;
+        let report = ktap::parse(&boot.log);
+        let bad = code != 0 || !report.findings.is_empty() || report.count(Outcome::Fail) != 0;
+        if bad {
+            reported += 1;
+        }
+        say(
+            "boots",
+            &format!(
+                "boot {i}/{n}: {}",
+                if bad {
+                    format!("REPORTED ({}): {}", report.findings.join(" | "), log.display())
+                } else {
+                    "clean".to_string()
+                }
+            ),
+        );
+    }
+    println!("{n} boots, {reported} with a checker report or a failure");
+    Ok(if reported == 0 { 0 } else { 1 })
+}
+
 /// `cargo xtask demo`.
 pub fn demo(p: &Project) -> Result<i32> {
     let ready = prepare(p)?;

@@ -714,6 +714,7 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
             ));
         }
     }
+    s.push_str(OWN_BUGS);
     s.push_str(
         "\nThe C outcomes are also checked by `cargo xtask test` (`evidence.<class>.c_outcome`: the\n\
          checker named in `class.txt` must still report the bug), and the Rust cases run with the\n\
@@ -721,6 +722,28 @@ pub fn render(rows: &[(&Class, COutcome, ROutcome)]) -> String {
     );
     s
 }
+
+/// The section on the project's own bugs (the debate's split: `unsafe`
+/// binding code that Rust does not check, and logic in safe code).
+const OWN_BUGS: &str = "
+## The bugs dmabridge itself had
+
+Two hostile reviews (2026-11-26) found 26 holes in the bindings: safe driver code that could
+reach the classes above, or worse. Every one of them lived in the bindings' `unsafe` code or in
+what that code promised: Rust checks none of it, and each was a wrong argument in a `SAFETY`
+comment or a C rule the binding did not carry. Examples: a mapping that *borrowed* its buffer
+(a `mem::forget` of the mapping ended the borrow without the unmap: class 5 from safe code),
+registrations that outlived their module, a revocable guard that was an RCU read section
+(sleeping in it let unbind unmap a BAR under the reader), sleeping releases reachable from
+interrupt handlers, an unbind that waited forever on a leaked user. `docs/soundness.md` has the
+argument type by type, the status of each hole and the misuse case (`tests/misuse/`) that tries
+it on every run.
+
+One bug lived in safe code, in the flagship driver: `drivers/edu` treated a timeout of its
+interrupt wait as \"completed after a signal\": userspace got errno 512, bus mastering stayed
+on, and the buffer the device might still write was freed. No type could see it (its C twin did
+not have it); `guest/tests/edu_timeout.sh` now provokes it on both drivers.
+";
 
 /// `cargo xtask evidence`.
 pub fn evidence(p: &Project) -> Result<i32> {

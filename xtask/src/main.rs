@@ -58,6 +58,7 @@ commands:
              build, boot and run every test; ends with `N passed, N failed`;
              with STEPs, only those: host, quality, harness_canaries,
              compile_fail, misuse, guest, evidence
+  boots N    boot the test kernel N times; count boots with a checker report
   demo       build, boot and show what dmabridge does
   bench dma  time the DMA bindings against direct C calls (benchmark kernel)
   evidence   each bug class in C (run under the checkers) and in Rust (must not
@@ -155,6 +156,16 @@ fn dispatch(args: &[String]) -> Result<i32> {
         "compare" => {
             no_options("compare")?;
             compare::compare(&p)
+        }
+        "boots" => {
+            let n = match rest {
+                [n] => match n.parse() {
+                    Ok(n) => n,
+                    Err(_) => bail!("boots: `{n}` is not a number"),
+                },
+                _ => bail!("usage: cargo xtask boots N"),
+            };
+            demo::boots(&p, n)
         }
         "demo" => {
             no_options("demo")?;

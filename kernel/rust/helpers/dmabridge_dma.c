@@ -4,6 +4,8 @@
 #include <linux/dma-mapping.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
 
 int rust_helper_dma_set_mask_and_coherent(struct device *dev, u64 mask)
 {
@@ -72,4 +74,83 @@ void rust_helper_reinit_completion(struct completion *x)
 unsigned int rust_helper_dma_get_max_seg_size(struct device *dev)
 {
 	return dma_get_max_seg_size(dev);
+}
+
+/*
+ * The DMA memory of one binding that is still allocated (coherent
+ * allocations, pools): unbind frees what is left. Nodes are added and
+ * removed from any context, hence the irqsave lock.
+ */
+struct dmabridge_live {
+	spinlock_t lock;
+	struct list_head head;
+};
+
+void *rust_helper_dmabridge_live_new(void)
+{
+	struct dmabridge_live *l = kmalloc(sizeof(*l), GFP_KERNEL);
+
+	if (l) {
+		spin_lock_init(&l->lock);
+		INIT_LIST_HEAD(&l->head);
+	}
+	return l;
+}
+
+void rust_helper_dmabridge_live_free(void *live)
+{
+	kfree(live);
+}
+
+void rust_helper_dmabridge_live_add(void *live, struct list_head *node)
+{
+	struct dmabridge_live *l = live;
+	unsigned long flags;
+
+	spin_lock_irqsave(&l->lock, flags);
+	list_add_tail(node, &l->head);
+	spin_unlock_irqrestore(&l->lock, flags);
+}
+
+/* Removes @node if it is listed; returns whether it was. */
+bool rust_helper_dmabridge_live_del(void *live, struct list_head *node)
+{
+	struct dmabridge_live *l = live;
+	unsigned long flags;
+	bool listed;
+
+	spin_lock_irqsave(&l->lock, flags);
+	listed = !list_empty(node);
+	list_del_init(node);
+	spin_unlock_irqrestore(&l->lock, flags);
+	return listed;
+}
+
+/* Removes and returns the first node, or NULL. */
+struct list_head *rust_helper_dmabridge_live_pop(void *live)
+{
+	struct dmabridge_live *l = live;
+	struct list_head *node = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&l->lock, flags);
+	if (!list_empty(&l->head)) {
+		node = l->head.next;
+		list_del_init(node);
+	}
+	spin_unlock_irqrestore(&l->lock, flags);
+	return node;
+}
+
+/*
+ * reinit_completion() under the completion's lock: a plain store would race
+ * with complete_all() from an interrupt handler.
+ */
+void rust_helper_dmabridge_reinit_completion(struct completion *x)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&x->wait.lock, flags);
+	x->done = 0;
+	raw_spin_unlock_irqrestore(&x->wait.lock, flags);
 }

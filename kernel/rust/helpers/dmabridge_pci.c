@@ -37,3 +37,8 @@ void rust_helper_dmabridge_stop_bus_master(struct device *dev)
 	if (dev_is_pci(dev))
 		pci_clear_master(to_pci_dev(dev));
 }
+
+bool rust_helper_pci_is_enabled(struct pci_dev *pdev)
+{
+	return pci_is_enabled(pdev);
+}

@@ -44,7 +44,7 @@ pub struct Devres<T: Send + Sync + 'static> {
 
 impl<T: Send + Sync + 'static> Devres<T> {
     /// Ties `data` to `dev`'s binding.
-    pub fn new(dev: &impl BoundDevice, data: T) -> Result<Self> {
+    pub fn new(dev: &(impl BoundDevice + ?Sized), data: T) -> Result<Self> {
         let inner = Arc::new(Revocable::new(data), GFP_KERNEL)?;
         let action = Arc::into_raw(inner.clone());
         // SAFETY: The callback takes back the `Arc` reference exactly once, at unbind.
@@ -69,19 +69,23 @@ impl<T: Send + Sync + 'static> Devres<T> {
 
     /// Accesses the resource, or `None` once the device was unbound.
     ///
-    /// The guard holds an RCU read-side critical section: do not sleep with it.
+    /// The guard may be held across sleeps: unbind waits for it before it
+    /// releases the resource, up to 10 s (then the resource is leaked, with
+    /// a log line, rather than released under the guard). Keep it short.
     pub fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
         self.inner.try_access()
     }
 
     /// Runs `f` on the resource; fails with `ENXIO` once the device was unbound.
+    /// `f` may sleep (see [`Devres::try_access`]).
     pub fn try_access_with<R>(&self, f: impl FnOnce(&T) -> R) -> Result<R> {
         let guard = self.inner.try_access().ok_or(ENXIO)?;
         Ok(f(&guard))
     }
 
-    /// Releases the resource now (or waits for unbind's release of it, where
-    /// the context allows); returns whether it is gone.
+    /// Releases the resource now (or waits for unbind's release of it);
+    /// returns whether it is gone. Process context: in atomic context nothing
+    /// is released and it returns false.
     pub(crate) fn release(&self) -> bool {
         self.inner.revoke();
         self.inner.is_revoked()
@@ -95,8 +99,12 @@ impl<T: Send + Sync + 'static> Devres<T> {
 
 impl<T: Send + Sync + 'static> Drop for Devres<T> {
     fn drop(&mut self) {
-        // Release the resource now; the devres action frees the rest at unbind.
-        self.inner.revoke();
+        // Release the resource now (from a workqueue where sleeping is not
+        // allowed); the devres action frees the rest at unbind.
+        let inner = self.inner.clone();
+        crate::lifetime::release_sleepable("devres", move || {
+            inner.revoke();
+        });
     }
 }
 
@@ -107,7 +115,7 @@ impl<T: Send + Sync + 'static> Drop for Devres<T> {
 /// `f` must be sound to call with `data` at any time until the device is
 /// unbound, from the unbinding thread.
 pub(crate) unsafe fn add_action(
-    dev: &impl BoundDevice,
+    dev: &(impl BoundDevice + ?Sized),
     f: unsafe extern "C" fn(*mut c_void),
     data: *mut c_void,
 ) -> Result {
@@ -123,7 +131,7 @@ pub(crate) unsafe fn add_action(
 /// `f` must be sound to call with `data` at any time until the device is
 /// unbound, from the unbinding thread or from the caller.
 pub(crate) unsafe fn add_action_or_reset(
-    dev: &impl BoundDevice,
+    dev: &(impl BoundDevice + ?Sized),
     f: unsafe extern "C" fn(*mut c_void),
     data: *mut c_void,
 ) -> Result {

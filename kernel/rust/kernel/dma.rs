@@ -33,11 +33,12 @@ use crate::{
     page::{Page, PAGE_SIZE},
     prelude::*,
     sync::{Arc, Completion},
-    types::ARef,
+    types::{ARef, Opaque},
 };
 use core::{
     ffi::c_void,
     marker::PhantomData,
+    pin::Pin,
     ptr::NonNull,
     sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering},
 };
@@ -168,20 +169,32 @@ impl DeviceReads for Bidirectional {}
 impl DeviceWrites for FromDevice {}
 impl DeviceWrites for Bidirectional {}
 
+/// How long unbind waits for the DMA users of a device, in seconds.
+const USER_WAIT_S: u32 = 10;
+
 /// The binding of a device as seen by its DMA users.
 ///
 /// `users` counts one for the binding itself plus one per [`Access`], owned
 /// mapping and owned pool block; it drops to zero only after unbind started and
 /// every user ended, and never rises again. `idle` completes then.
 ///
+/// `live` lists the long-lived DMA memory still allocated (coherent
+/// allocations, pools): each is listed by its allocator while it holds a user
+/// count, and unlisted when its owner frees it, so the list holds only what is
+/// allocated now. Unbind frees what is left once the users ended.
+///
 /// # Invariants
 ///
 /// - `dev` has its DMA masks set; it is bound to its driver while `users > 0`.
 /// - `raw` is `dev`'s `struct device`.
-#[pin_data]
+/// - `live` is a list made by `dmabridge_live_new`, freed when the binding is;
+///   every node on it is the [`LiveNode`] of an allocation whose `Arc`
+///   reference the list owns.
+#[pin_data(PinnedDrop)]
 struct Binding {
     dev: ARef<device::Device>,
     raw: *mut bindings::device,
+    live: *mut c_void,
     users: AtomicUsize,
     unbinding: AtomicBool,
     #[pin]
@@ -189,16 +202,89 @@ struct Binding {
 }
 
 // SAFETY: The fields are atomics, a reference-counted device (usable from any
-// thread) and a completion, which the C side protects with its own lock.
+// thread), a completion and a list, which the C side protects with its own
+// locks.
 unsafe impl Send for Binding {}
-// SAFETY: As above; all methods take `&self` and synchronise through atomics
-// or the completion.
+// SAFETY: As above; all methods take `&self` and synchronise through atomics,
+// the completion or the list's lock.
 unsafe impl Sync for Binding {}
+
+#[pinned_drop]
+impl PinnedDrop for Binding {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: Made by `dmabridge_live_new` and not used after this (invariant); nodes still listed (a leaked binding is never dropped) hold references to it, so it is empty.
+        unsafe { bindings::dmabridge_live_free(self.live) };
+    }
+}
+
+/// The head of DMA memory a [`Binding`] frees at unbind if its owner has not.
+///
+/// # Invariants
+///
+/// The first field of a `repr(C)` allocation kept in an `Arc`; `release`
+/// takes back one `Arc` reference of that allocation from the node's address
+/// and frees its DMA memory (once, however often it is called).
+#[repr(C)]
+struct LiveNode {
+    link: Opaque<bindings::list_head>,
+    release: unsafe fn(*const LiveNode),
+}
+
+impl LiveNode {
+    fn new(release: unsafe fn(*const LiveNode)) -> Self {
+        Self {
+            link: Opaque::uninit(),
+            release,
+        }
+    }
+}
 
 impl Binding {
     #[inline]
     fn raw_dev(&self) -> *mut bindings::device {
         self.raw
+    }
+
+    /// Lists an allocation for release at unbind, handing over one `Arc`
+    /// reference of it.
+    ///
+    /// # Safety
+    ///
+    /// `node` is the [`LiveNode`] of an allocation whose `Arc` reference
+    /// (from `Arc::into_raw`) the caller gives to the list; the caller holds a
+    /// user count (so unbind has not released the list yet).
+    unsafe fn add_live(&self, node: *const LiveNode) {
+        // SAFETY: `live` is valid (invariant); `link` is pinned in the `Arc` and not listed.
+        unsafe { bindings::dmabridge_live_add(self.live, (*node).link.get()) };
+    }
+
+    /// Unlists an allocation its owner frees; drops the list's reference.
+    ///
+    /// # Safety
+    ///
+    /// `node` was listed with [`Binding::add_live`] on this binding, and the
+    /// caller holds another reference of its allocation.
+    unsafe fn del_live<A>(&self, node: *const LiveNode) {
+        // SAFETY: `live` is valid; `link` was initialised by `add_live`.
+        if unsafe { bindings::dmabridge_live_del(self.live, (*node).link.get()) } {
+            // SAFETY: Listed, so the list owned this reference (invariant); the caller still holds one.
+            drop(unsafe { Arc::from_raw(node.cast::<A>()) });
+        }
+    }
+
+    /// Frees every allocation still listed. Called at unbind, once the users
+    /// ended.
+    fn release_live(&self) {
+        loop {
+            // SAFETY: `live` is valid (invariant).
+            let link = unsafe { bindings::dmabridge_live_pop(self.live) };
+            if link.is_null() {
+                return;
+            }
+            let node = link.cast::<LiveNode>().cast_const();
+            // SAFETY: `link` is the first field of a listed `LiveNode` (`repr(C)`), whose reference the list owned and now hands to `release` (invariant).
+            unsafe { ((*node).release)(node) };
+        }
     }
 
     /// Adds a user; `ENXIO` once unbind started.
@@ -237,16 +323,21 @@ impl Binding {
     }
 
     /// Stops the device's DMA and new users, and waits until every user has
-    /// ended. Called from devres actions at unbind, before DMA memory of the
-    /// device is released; later calls return at once.
+    /// ended; then frees the DMA memory still allocated. Called once, by the
+    /// devres action at unbind.
     ///
     /// A PCI device stops mastering the bus first, for DMA memory that
     /// outlives the driver's object (held by open files, work items): a
     /// device still polling it would write freed pages, because devres
     /// disables the device (`pci_disable_device`) only after freeing them.
-    /// (Memory the driver's object owns is freed when the object is dropped;
-    /// the PCI remove path clears bus mastering before that.)
-    fn quiesce(&self) {
+    /// (The PCI remove path clears bus mastering before the driver's object
+    /// is dropped.)
+    ///
+    /// Users that do not end within 10 s (a leaked or long-held access scope,
+    /// mapping or pool block) make it give up: the memory is leaked, not
+    /// freed under them, and the binding stays allocated for their counts.
+    /// Returns whether the users ended.
+    fn quiesce(&self) -> bool {
         if !self.unbinding.swap(true, Ordering::Relaxed) {
             // SAFETY: `raw` is the bound device (unbind is in progress on this thread); clearing bus mastering only stops its DMA.
             unsafe { bindings::dmabridge_stop_bus_master(self.raw) };
@@ -254,12 +345,17 @@ impl Binding {
             unsafe { self.exit() };
         }
         // Devres actions run in process context, from the unbinding thread.
-        while !self.idle.wait_timeout(10_000) {
-            pr_warn!(
-                "dma: unbind waits for {} DMA users (an access scope, mapping or pool block still held)\n",
-                self.users.load(Ordering::Relaxed)
-            );
+        for _ in 0..USER_WAIT_S {
+            if self.idle.wait_timeout(1000) {
+                self.release_live();
+                return true;
+            }
         }
+        pr_err!(
+            "dma: unbind gave up waiting for {} DMA users (a leaked or long-held access scope, mapping or pool block); leaking the device's DMA memory\n",
+            self.users.load(Ordering::Relaxed)
+        );
+        false
     }
 }
 
@@ -323,16 +419,27 @@ impl DmaDevice {
         // SAFETY: The device is valid; `get_device` takes a reference.
         let dev_ref = unsafe { device::Device::get_device(dev.as_raw_bound()) };
         let raw = dev.as_raw_bound();
+        // SAFETY: Allocates an empty list, or returns null.
+        let live = unsafe { bindings::dmabridge_live_new() };
+        if live.is_null() {
+            return Err(ENOMEM);
+        }
+        // From here on the binding frees `live` when dropped.
         let binding = Arc::pin_init(
             pin_init!(Binding {
                 dev: dev_ref,
                 raw,
+                live,
                 users: AtomicUsize::new(1),
                 unbinding: AtomicBool::new(false),
                 idle <- Completion::new(),
             }),
             GFP_KERNEL,
-        )?;
+        )
+        .inspect_err(|_| {
+            // SAFETY: The binding was not made, so nothing else has `live`.
+            unsafe { bindings::dmabridge_live_free(live) }
+        })?;
         let action = Arc::into_raw(binding.clone());
         // SAFETY: `unbind_action` takes back this `Arc` reference exactly once, at unbind or now if registration fails.
         unsafe {
@@ -348,7 +455,11 @@ impl DmaDevice {
     unsafe extern "C" fn unbind_action(ptr: *mut c_void) {
         // SAFETY: `ptr` is the `Arc` reference `new` handed to the action.
         let binding = unsafe { Arc::from_raw(ptr as *const Binding) };
-        binding.quiesce();
+        if !binding.quiesce() {
+            // Users still hold counts on the binding without references:
+            // keep it (and the memory it lists) allocated for them.
+            crate::lifetime::leak_arc(binding);
+        }
     }
 
     /// Enters a scope in which the device stays bound; `ENXIO` once unbind
@@ -380,18 +491,6 @@ impl DmaDevice {
     /// The `struct device` of this DMA device.
     pub fn as_raw(&self) -> *mut bindings::device {
         self.binding.raw_dev()
-    }
-
-    /// Runs `f(data)` when the device is unbound (`devm_add_action`). Used by
-    /// long-lived allocations to release their memory; `f` must call
-    /// [`Binding::quiesce`] first. On error nothing was registered.
-    ///
-    /// # Safety
-    ///
-    /// `f(data)` must be sound to call once, at unbind, from the unbinding thread.
-    unsafe fn on_unbind(&self, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> Result {
-        // SAFETY: The caller guarantees `f(data)` is sound at unbind; the device is valid.
-        to_result(unsafe { bindings::devm_add_action(self.as_raw(), Some(f), data) })
     }
 }
 
@@ -638,6 +737,18 @@ unsafe fn sync_single(
     }
     #[cfg(not(CONFIG_DMA_NEED_SYNC))]
     let _ = (dev, handle, len, dir, for_cpu);
+}
+
+/// The flags for the bindings' own bookkeeping allocations next to an
+/// allocation made with `flags`: `GFP_KERNEL` where `flags` may sleep (direct
+/// reclaim), else `GFP_ATOMIC`, so that an atomic allocation stays atomic.
+#[inline]
+fn meta_flags(flags: Flags) -> Flags {
+    if flags.as_raw() & (bindings::GFP_KERNEL & !bindings::GFP_NOWAIT) != 0 {
+        GFP_KERNEL
+    } else {
+        crate::alloc::flags::GFP_ATOMIC
+    }
 }
 
 /// GFP flags without `__GFP_HIGHMEM` (DMA memory needs a kernel mapping).

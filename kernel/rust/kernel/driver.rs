@@ -15,11 +15,16 @@
 //!   the device lock held; everything [`Bound`] allows, plus operations that
 //!   need the lock.
 
-use crate::{bindings, error::Result, str::CStr, types::Opaque, ThisModule};
-use core::{
-    pin::Pin,
-    sync::atomic::{AtomicBool, Ordering},
+use crate::{
+    bindings,
+    error::Result,
+    lifetime::{Tracked, Unregister},
+    str::CStr,
+    sync::Arc,
+    types::Opaque,
+    ThisModule,
 };
+use core::pin::Pin;
 
 mod private {
     pub trait Sealed {}
@@ -83,57 +88,73 @@ pub unsafe trait RegistrationOps {
     unsafe fn unregister(reg: &Opaque<Self::RegType>);
 }
 
-/// A registered driver: registered while this object lives.
+/// A registered driver: registered while this object lives, and at most until
+/// its module is unloaded.
+///
+/// A leaked registration (`mem::forget`, an `Arc` cycle) would keep the bus
+/// pointing at the module's probe and remove functions after `rmmod`: the
+/// registration is also ended when the module goes away (see
+/// [`crate::lifetime`]), with a log line.
 ///
 /// # Invariants
 ///
-/// `reg` is pinned in memory, and registered with the bus when `registered`
-/// is true (it is false only while `new` has not registered it yet, or after
-/// registration failed).
-pub struct Registration<T: RegistrationOps> {
-    reg: Opaque<T::RegType>,
-    registered: AtomicBool,
+/// `inner` holds a `RegType` that was registered with the bus by `new`.
+pub struct Registration<T: RegistrationOps + 'static> {
+    inner: Arc<Tracked<DriverReg<T>>>,
 }
 
-// SAFETY: The registration is only used through `&self` by the C driver core,
-// which serialises its own accesses; dropping it (unregistering) from any
-// thread is allowed.
-unsafe impl<T: RegistrationOps> Send for Registration<T> {}
-// SAFETY: `&Registration` exposes nothing but the pinned C structure.
-unsafe impl<T: RegistrationOps> Sync for Registration<T> {}
+/// The C driver structure, pinned in the shared allocation.
+struct DriverReg<T: RegistrationOps> {
+    reg: Opaque<T::RegType>,
+    name: &'static CStr,
+}
 
-impl<T: RegistrationOps> Registration<T> {
+// SAFETY: The C driver core serialises its own accesses to the registered
+// structure; unregistering from any thread is allowed.
+unsafe impl<T: RegistrationOps> Send for DriverReg<T> {}
+// SAFETY: `&DriverReg` exposes nothing but the pinned C structure.
+unsafe impl<T: RegistrationOps> Sync for DriverReg<T> {}
+
+impl<T: RegistrationOps> Unregister for DriverReg<T> {
+    fn name(&self) -> &CStr {
+        self.name
+    }
+
+    unsafe fn unregister(&self) {
+        // SAFETY: Registered by `Registration::new` and ended once (caller's guarantee).
+        unsafe { T::unregister(&self.reg) };
+    }
+}
+
+impl<T: RegistrationOps + 'static> Registration<T> {
     /// Registers a driver named `name` owned by `module`.
     pub fn new(
         name: &'static CStr,
         module: &'static ThisModule,
     ) -> Result<Pin<crate::alloc::KBox<Self>>> {
-        let this = crate::alloc::KBox::pin(
-            Self {
-                reg: Opaque::new(T::RegType::default()),
-                registered: AtomicBool::new(false),
-            },
-            crate::alloc::flags::GFP_KERNEL,
-        )?;
-        // SAFETY: `this.reg` is pinned in the box and not yet registered; it stays pinned until `drop` unregisters it.
-        if let Err(e) = unsafe { T::register(&this.reg, name, module) } {
-            // A failed registration (e.g. `EBUSY` for a name in use) must
-            // not be unregistered: `drop` sees `registered == false`.
+        let inner = Tracked::new(DriverReg::<T> {
+            reg: Opaque::new(T::RegType::default()),
+            name,
+        })?;
+        // SAFETY: `reg` is pinned in the `Arc` and not yet registered; it stays there until unregistered (the `Arc` lives until then).
+        if let Err(e) = unsafe { T::register(&inner.get().reg, name, module) } {
+            // A failed registration (e.g. `EBUSY` for a name in use) is not
+            // unregistered: `Tracked` only unregisters what it recorded.
             crate::pr_err!("driver {}: registration failed: {:?}\n", name, e);
             return Err(e);
         }
-        // INVARIANT: Registered and pinned.
-        this.registered.store(true, Ordering::Release);
-        Ok(this)
+        Tracked::registered(&inner, module.as_ptr())?;
+        // INVARIANT: Registered above.
+        // A failed allocation drops the handle, which unregisters.
+        Ok(crate::alloc::KBox::pin(Self { inner }, crate::alloc::flags::GFP_KERNEL)?)
     }
 }
 
-impl<T: RegistrationOps> Drop for Registration<T> {
+impl<T: RegistrationOps + 'static> Drop for Registration<T> {
     fn drop(&mut self) {
-        if !*self.registered.get_mut() {
-            return;
-        }
-        // SAFETY: By the type invariant `reg` is registered, since `registered` is true.
-        unsafe { T::unregister(&self.reg) };
+        let inner = self.inner.clone();
+        crate::lifetime::release_sleepable("driver registration", move || {
+            Tracked::release(&inner)
+        });
     }
 }

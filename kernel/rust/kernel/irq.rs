@@ -110,8 +110,8 @@ impl Drop for Cookie {
 ///
 /// fn setup(pdev: &pci::Device<Core>) -> Result<irq::Registration<Counter>> {
 ///     pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::ALL)?;
-///     let irq = pdev.irq_vector(0)?;
-///     irq::Registration::new(pdev, irq, irq::Flags::SHARED, c_str!("counter"), Counter(AtomicU32::new(0)))
+///     let request = pdev.irq_vector(0)?;
+///     irq::Registration::new(request, irq::Flags::SHARED, c_str!("counter"), Counter(AtomicU32::new(0)))
 /// }
 /// ```
 ///
@@ -123,22 +123,35 @@ impl Drop for Cookie {
 /// `drop` cannot know that (dropped in interrupt context, or while another
 /// revocation is still freeing the IRQ), the handler is leaked.
 pub struct Registration<H: Handler> {
-    cookie: Devres<Cookie>,
+    cookie: ManuallyDrop<Devres<Cookie>>,
     handler: ManuallyDrop<KBox<Unique<H>>>,
 }
 
 impl<H: Handler> Drop for Registration<H> {
     fn drop(&mut self) {
-        if self.cookie.release() {
-            // SAFETY: The IRQ is freed (the cookie is gone), so no handler call is running or can start; the box is dropped once, here.
-            unsafe { ManuallyDrop::drop(&mut self.handler) };
-        } else {
-            // The IRQ may still be requested (dropped from the handler itself,
-            // or while unbind frees it): leaking the handler is safe.
-            crate::pr_err!(
-                "irq: registration dropped while its IRQ is being freed; leaking the handler\n"
-            );
-        }
+        // SAFETY: The fields are taken once, here, and not used afterwards.
+        let (cookie, handler) = unsafe {
+            (
+                ManuallyDrop::take(&mut self.cookie),
+                ManuallyDrop::take(&mut self.handler),
+            )
+        };
+        // `free_irq` sleeps, and waits for running handlers: dropped in a
+        // handler (its own, even), the release runs from a workqueue.
+        crate::lifetime::release_sleepable("irq: registration", move || {
+            if cookie.release() {
+                // The IRQ is freed (the cookie is gone), so no handler call
+                // is running or can start.
+                drop(handler);
+            } else {
+                // The IRQ may still be requested (unbind is freeing it and
+                // did not finish in time): leaking the handler is safe.
+                crate::pr_err!(
+                    "irq: registration dropped while its IRQ is being freed; leaking the handler\n"
+                );
+                crate::lifetime::leak(handler);
+            }
+        });
     }
 }
 
@@ -150,16 +163,45 @@ struct Unique<H> {
     _nonzero: u8,
 }
 
+/// An interrupt a bound device may request: one of its own vectors.
+///
+/// Made by the bus (e.g. [`crate::pci::Device::irq_vector`]), never from a
+/// bare number, so a driver cannot request another device's interrupt.
+///
+/// # Invariants
+///
+/// `irq` is an interrupt of the device `dev`, which is bound for `'a`.
+pub struct IrqRequest<'a> {
+    dev: &'a dyn BoundDevice,
+    irq: u32,
+}
+
+impl<'a> IrqRequest<'a> {
+    /// # Safety
+    ///
+    /// `irq` must be an interrupt of `dev` (one of its allocated vectors, or
+    /// its INTx line).
+    pub unsafe fn new(dev: &'a dyn BoundDevice, irq: u32) -> Self {
+        // INVARIANT: The caller guarantees it.
+        Self { dev, irq }
+    }
+
+    /// The Linux IRQ number.
+    pub fn irq(&self) -> u32 {
+        self.irq
+    }
+}
+
 impl<H: Handler> Registration<H> {
-    /// Requests `irq` for `handler` until the registration is dropped or the
-    /// device is unbound.
+    /// Requests the interrupt of `request` for `handler` until the
+    /// registration is dropped or the device is unbound.
     pub fn new(
-        dev: &impl BoundDevice,
-        irq: u32,
+        request: IrqRequest<'_>,
         flags: Flags,
         name: &'static CStr,
         handler: H,
     ) -> Result<Self> {
+        let (dev, irq) = (request.dev, request.irq);
         let handler = KBox::new(
             Unique {
                 handler,
@@ -182,7 +224,7 @@ impl<H: Handler> Registration<H> {
         // INVARIANT: Requested above; a failure below frees it on drop.
         let cookie = Devres::new(dev, Cookie { irq, dev_id })?;
         Ok(Self {
-            cookie,
+            cookie: ManuallyDrop::new(cookie),
             handler: ManuallyDrop::new(handler),
         })
     }

@@ -18,7 +18,9 @@ use crate::{
     alloc::{flags::GFP_KERNEL, KBox},
     bindings,
     error::{code::*, from_result, to_result, Result},
+    lifetime::{Tracked, Unregister},
     str::{CStr, CString},
+    sync::Arc,
     types::{ForeignOwnable, Opaque},
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
     ThisModule,
@@ -27,7 +29,7 @@ use core::{
     ffi::c_void,
     marker::PhantomData,
     pin::Pin,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicPtr, Ordering},
 };
 
 /// Where `llseek` counts from.
@@ -147,26 +149,58 @@ impl<T: MiscDevice> Vtable<T> {
     }
 }
 
-/// A registered misc device: `/dev/<name>` exists while this object lives.
+/// A registered misc device: `/dev/<name>` exists while this object lives, and
+/// at most until its module is unloaded (a leaked registration is ended then,
+/// with a log line; see [`crate::lifetime`]).
+///
+/// `open` runs under the misc core's global mutex: registering or dropping a
+/// misc device from [`MiscDevice::open`] would deadlock every misc open on
+/// the system. Registering there fails with `EDEADLK`; a drop there is
+/// deferred to a workqueue.
 ///
 /// # Invariants
 ///
-/// `inner` is registered with `misc_register`, pinned, and its `fops` point to
-/// a `'static` [`Vtable<T>`].
+/// `inner` holds a `miscdevice` registered with `misc_register`, whose `fops`
+/// point to a `'static` [`Vtable<T>`].
 pub struct MiscDeviceRegistration<T: MiscDevice> {
-    inner: Opaque<bindings::miscdevice>,
-    /// Whether `misc_register` succeeded (a failed one is not deregistered).
-    registered: AtomicBool,
+    inner: Arc<Tracked<MiscReg<T>>>,
+}
+
+/// The C misc device and what its files share, pinned in the shared
+/// allocation.
+struct MiscReg<T: MiscDevice> {
+    misc: Opaque<bindings::miscdevice>,
     data: T::Data,
     /// The name, when it is not `'static` (the misc core keeps the pointer).
     _name: Option<CString>,
 }
 
-// SAFETY: The registration is used by the misc core under its own lock; `data`
-// is `Send + Sync`.
-unsafe impl<T: MiscDevice> Send for MiscDeviceRegistration<T> {}
+// SAFETY: The misc core uses `misc` under its own lock; `data` is `Send + Sync`.
+unsafe impl<T: MiscDevice> Send for MiscReg<T> {}
 // SAFETY: As above.
-unsafe impl<T: MiscDevice> Sync for MiscDeviceRegistration<T> {}
+unsafe impl<T: MiscDevice> Sync for MiscReg<T> {}
+
+impl<T: MiscDevice> Unregister for MiscReg<T> {
+    fn name(&self) -> &CStr {
+        // SAFETY: `name` was set to a valid C string (static or owned by `self`) before registering.
+        unsafe { CStr::from_char_ptr((*self.misc.get()).name) }
+    }
+
+    unsafe fn unregister(&self) {
+        // SAFETY: Registered, deregistered once (caller's guarantee).
+        unsafe { bindings::misc_deregister(self.misc.get()) };
+    }
+}
+
+/// The task running a [`MiscDevice::open`], which holds the misc core's
+/// global mutex (`misc_open` serialises every misc open, so one slot is enough).
+static OPENER: AtomicPtr<bindings::task_struct> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Whether the caller runs inside a [`MiscDevice::open`] of this binding.
+fn in_misc_open() -> bool {
+    // SAFETY: `get_current` only reads the current task pointer.
+    OPENER.load(Ordering::Relaxed) == unsafe { bindings::get_current() }
+}
 
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// Registers `/dev/<name>` (any free minor number) with `data` shared by
@@ -197,49 +231,57 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
         vtable: &'static Vtable<T>,
         data: T::Data,
     ) -> Result<Pin<KBox<Self>>> {
-        let this = KBox::pin(
-            Self {
-                inner: Opaque::uninit(),
-                registered: AtomicBool::new(false),
-                data,
-                _name: owned,
-            },
-            GFP_KERNEL,
-        )?;
-        let misc = this.inner.get();
-        // SAFETY: `misc` points into the pinned box; zero it and fill the fields the misc core reads before registering. `name` is static or owned by the box, so it outlives the registration.
+        // SAFETY: `name` is a valid C string (static or owned by `owned`).
+        let shown = unsafe { CStr::from_char_ptr(name) };
+        if in_misc_open() {
+            crate::pr_err!(
+                "misc device {}: registered from a misc open, which holds the misc lock; refused\n",
+                shown
+            );
+            return Err(EDEADLK);
+        }
+        let inner = Tracked::new(MiscReg::<T> {
+            misc: Opaque::uninit(),
+            data,
+            _name: owned,
+        })?;
+        let misc = inner.get().misc.get();
+        // SAFETY: `misc` points into the pinned `Arc`; zero it and fill the fields the misc core reads before registering. `name` is static or owned by the `Arc`, so it outlives the registration.
         unsafe {
             misc.write(core::mem::zeroed());
             (*misc).minor = bindings::MISC_DYNAMIC_MINOR as _;
             (*misc).name = name;
             (*misc).fops = &vtable.0;
         }
-        // SAFETY: `misc` is initialised and pinned until `drop` deregisters it.
+        // SAFETY: `misc` is initialised and pinned until it is deregistered (the `Arc` lives until then).
         if let Err(e) = to_result(unsafe { bindings::misc_register(misc) }) {
-            // E.g. `EEXIST` for a name in use; `drop` skips the deregistration.
-            // SAFETY: `name` is a valid C string (static or owned by `this`).
-            let shown = unsafe { CStr::from_char_ptr(name) };
+            // E.g. `EEXIST` for a name in use: not deregistered, since
+            // `Tracked` only unregisters what it recorded.
             crate::pr_err!("misc device {}: registration failed: {:?}\n", shown, e);
             return Err(e);
         }
+        Tracked::registered(&inner, vtable.0.owner)?;
         // INVARIANT: Registered above.
-        this.registered.store(true, Ordering::Release);
-        Ok(this)
+        // A failed allocation drops the handle, which unregisters.
+        Ok(KBox::pin(Self { inner }, GFP_KERNEL)?)
     }
 
     /// The shared data.
     pub fn data(&self) -> &T::Data {
-        &self.data
+        &self.inner.get().data
     }
 }
 
 impl<T: MiscDevice> Drop for MiscDeviceRegistration<T> {
     fn drop(&mut self) {
-        if !*self.registered.get_mut() {
-            return;
+        let inner = self.inner.clone();
+        let release = move || Tracked::release(&inner);
+        if in_misc_open() {
+            // `misc_deregister` takes the lock this task holds.
+            crate::lifetime::defer("misc device registration", "in a misc open", release);
+        } else {
+            crate::lifetime::release_sleepable("misc device registration", release);
         }
-        // SAFETY: `registered` is true, so `inner` is registered.
-        unsafe { bindings::misc_deregister(self.inner.get()) };
     }
 }
 
@@ -263,13 +305,17 @@ unsafe extern "C" fn open_callback<T: MiscDevice>(
 ) -> crate::ffi::c_int {
     // SAFETY: `misc_open` put the `struct miscdevice` in `private_data` and holds the misc lock, so the registration that contains it is alive.
     let misc = unsafe { (*file).private_data } as *mut bindings::miscdevice;
-    // SAFETY: `misc` is the `inner` field of a `MiscDeviceRegistration<T>` (only those use `Vtable<T>`), so the containing object is valid.
+    // SAFETY: `misc` is the `misc` field of a `MiscReg<T>` (only those use `Vtable<T>`), so the containing object is valid.
     let reg = unsafe {
         &*(misc as *const u8)
-            .sub(core::mem::offset_of!(MiscDeviceRegistration<T>, inner))
-            .cast::<MiscDeviceRegistration<T>>()
+            .sub(core::mem::offset_of!(MiscReg<T>, misc))
+            .cast::<MiscReg<T>>()
     };
-    match T::open(&reg.data) {
+    // SAFETY: `get_current` only reads the current task pointer.
+    OPENER.store(unsafe { bindings::get_current() }, Ordering::Relaxed);
+    let opened = T::open(&reg.data);
+    OPENER.store(core::ptr::null_mut(), Ordering::Relaxed);
+    match opened {
         Ok(ptr) => {
             // SAFETY: `file` is valid; the pointer is released in `release`.
             unsafe { (*file).private_data = ptr.into_foreign() as *mut c_void };

@@ -397,8 +397,29 @@ impl<Ctx: DeviceContext> Device<Ctx> {
         Ok(unsafe { bindings::pci_resource_len(self.as_raw(), bar as _) })
     }
 
+    /// `EINVAL` (and a log line) unless a `T` at `offset` lies inside the
+    /// device's configuration space (256 bytes, 4096 for PCIe) and is
+    /// aligned to its size.
+    fn check_config<T>(&self, offset: u16) -> Result {
+        let size = core::mem::size_of::<T>();
+        // SAFETY: The device is valid; `cfg_size` is fixed after enumeration.
+        let cfg_size = unsafe { (*self.as_raw()).cfg_size } as usize;
+        let off = usize::from(offset);
+        if off % size != 0 || off + size > cfg_size {
+            crate::pr_err!(
+                "pci: config access of {} bytes at {:#x} refused (config space is {:#x} bytes)\n",
+                size,
+                off,
+                cfg_size
+            );
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
     /// Reads a byte of configuration space.
     pub fn read_config_u8(&self, offset: u16) -> Result<u8> {
+        self.check_config::<u8>(offset)?;
         let mut v = 0u8;
         // SAFETY: The device is valid; `v` is a valid out pointer.
         to_pcibios(unsafe {
@@ -409,6 +430,7 @@ impl<Ctx: DeviceContext> Device<Ctx> {
 
     /// Reads 16 bits of configuration space.
     pub fn read_config_u16(&self, offset: u16) -> Result<u16> {
+        self.check_config::<u16>(offset)?;
         let mut v = 0u16;
         // SAFETY: The device is valid; `v` is a valid out pointer.
         to_pcibios(unsafe {
@@ -419,6 +441,7 @@ impl<Ctx: DeviceContext> Device<Ctx> {
 
     /// Reads 32 bits of configuration space.
     pub fn read_config_u32(&self, offset: u16) -> Result<u32> {
+        self.check_config::<u32>(offset)?;
         let mut v = 0u32;
         // SAFETY: The device is valid; `v` is a valid out pointer.
         to_pcibios(unsafe {
@@ -454,7 +477,8 @@ impl Device<Core> {
         unsafe { bindings::pci_disable_device(pdev.cast()) }
     }
 
-    /// Lets the device master the bus (do DMA); cleared when it is disabled.
+    /// Lets the device master the bus (do DMA); cleared at unbind (before the
+    /// driver's object is dropped), whether or not the device was enabled.
     pub fn set_master(&self) {
         // SAFETY: The device is valid and bound.
         unsafe { bindings::pci_set_master(self.as_raw()) };
@@ -557,10 +581,11 @@ impl core::fmt::Display for IrqKind {
 const MAX_VECTORS: u32 = 2048;
 
 impl Device<Bound> {
-    /// The Linux IRQ number of vector `index` (after
-    /// [`Device::alloc_irq_vectors`]); `EINVAL` for an index not allocated,
-    /// `ENODEV` for INTx on a device without an interrupt pin.
-    pub fn irq_vector(&self, index: u32) -> Result<u32> {
+    /// The interrupt of vector `index` (after [`Device::alloc_irq_vectors`]),
+    /// to request with [`crate::irq::Registration::new`]; `EINVAL` for an
+    /// index not allocated, `ENODEV` for INTx on a device without an
+    /// interrupt pin.
+    pub fn irq_vector(&self, index: u32) -> Result<crate::irq::IrqRequest<'_>> {
         if index >= MAX_VECTORS {
             // The MSI core WARNs on indexes past its maximum before it fails.
             return Err(EINVAL);
@@ -572,7 +597,8 @@ impl Device<Bound> {
             // INTx without a pin (or no vectors allocated): no interrupt.
             return Err(ENODEV);
         }
-        Ok(irq as u32)
+        // SAFETY: `pci_irq_vector` returned one of this device's interrupts.
+        Ok(unsafe { crate::irq::IrqRequest::new(self, irq as u32) })
     }
 
     /// Stops the device from mastering the bus (`pci_clear_master`): it can no
@@ -626,7 +652,7 @@ impl Device<Bound> {
         } else {
             crate::irq::Flags::NONE
         };
-        crate::irq::Registration::new(self, self.irq_vector(index)?, flags, name, handler)
+        crate::irq::Registration::new(self.irq_vector(index)?, flags, name, handler)
     }
 
     /// Sets the device's streaming and coherent DMA masks
@@ -738,6 +764,12 @@ pub struct Bar<const SIZE: usize = 0> {
 
 impl<const SIZE: usize> Bar<SIZE> {
     fn new(pdev: &Device<Bound>, num: u32, name: &'static CStr) -> Result<Self> {
+        // SAFETY: The device is valid; the helper reads its enable count.
+        if !unsafe { bindings::pci_is_enabled(pdev.as_raw()) } {
+            // Memory decoding is off: reads would see all-ones, writes vanish.
+            crate::pr_err!("pci: BAR {} mapped before the device was enabled; refused\n", num);
+            return Err(EINVAL);
+        }
         let len = pdev.resource_len(num)?;
         if len == 0 {
             return Err(ENODEV);

@@ -7,27 +7,37 @@
 //! Users reach the object only through [`Revocable::try_access`], which fails
 //! once the object is revoked, so no user ever sees freed state.
 
-use crate::{bindings, sync::rcu};
+use crate::{bindings, lifetime::may_sleep};
 use core::cell::UnsafeCell;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+/// Set in [`Revocable::state`] once revocation started: no new users.
+const REVOKING: usize = 1 << (usize::BITS - 1);
+
+/// How long a revocation waits for the object's users, in milliseconds.
+const USER_WAIT_MS: u32 = 10_000;
 
 /// An object that can be revoked.
 ///
-/// Access happens inside an RCU read-side critical section; revocation marks
-/// the object unavailable, waits for an RCU grace period (so every access that
-/// saw it available has ended) and then drops it.
+/// Each access counts as a user for as long as its guard lives; revocation
+/// stops new accesses, waits for the users to end and then drops the object.
+/// A guard may be held across sleeps, and may be leaked (`mem::forget`):
+/// revocation waits at most 10 s, then leaves the object, with a log line,
+/// instead of dropping it under a user; it is dropped with the `Revocable`.
+/// Nothing else waits on a guard, so a leaked one cannot stall the rest of
+/// the system.
 ///
 /// # Invariants
 ///
-/// - `data` holds a valid `T` while `is_available` is `true`, and for the
-///   duration of any RCU read-side critical section that observed
-///   `is_available == true`.
-/// - Once `is_available` is `false` it never becomes `true` again, and `data`
-///   has been (or is being) dropped.
-/// - `revoked` becomes `true` only after `data` was dropped by a revocation;
-///   `revoker` is the revoking task while that drop runs.
+/// - The low bits of `state` count the live [`RevocableGuard`]s; the
+///   [`REVOKING`] bit, once set, is never cleared, and no guard is created
+///   after it was seen set.
+/// - `data` holds a valid `T` until it is dropped, once: by the one caller
+///   that set `dropping`, only once the user count was zero with
+///   [`REVOKING`] set (then `dropped` is set), or by `drop`.
+/// - `revoker` is the dropping task while it drops `data`; then null.
 ///
 /// # Examples
 ///
@@ -40,13 +50,18 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 /// assert!(r.try_access().is_none());
 /// // Revoking twice is harmless and reports that nothing was left to drop.
 /// assert!(!r.revoke());
+/// assert!(r.is_revoked());
 /// ```
 pub struct Revocable<T> {
-    is_available: AtomicBool,
-    /// The task revoking the object, until it has dropped it; then null.
+    state: AtomicUsize,
+    /// Set by the one caller that drops (or leaks) the object.
+    dropping: AtomicBool,
+    /// Set once the object was dropped.
+    dropped: AtomicBool,
+    /// Set once the object was leaked (its users did not end in time).
+    leaked: AtomicBool,
+    /// The task dropping the object, until it has; then null.
     revoker: AtomicPtr<bindings::task_struct>,
-    /// Set once the revocation has dropped the object.
-    revoked: AtomicBool,
     data: UnsafeCell<ManuallyDrop<T>>,
 }
 
@@ -61,76 +76,85 @@ unsafe impl<T: Send + Sync> Sync for Revocable<T> {}
 impl<T> Revocable<T> {
     /// Creates a new, available revocable object.
     pub fn new(data: T) -> Self {
-        // INVARIANT: `data` is valid and marked available.
+        // INVARIANT: No users, not revoking; `data` is valid.
         Self {
-            is_available: AtomicBool::new(true),
+            state: AtomicUsize::new(0),
+            dropping: AtomicBool::new(false),
+            dropped: AtomicBool::new(false),
+            leaked: AtomicBool::new(false),
             revoker: AtomicPtr::new(core::ptr::null_mut()),
-            revoked: AtomicBool::new(false),
             data: UnsafeCell::new(ManuallyDrop::new(data)),
         }
     }
 
     /// Tries to access the object.
     ///
-    /// Returns a guard that derefs to the object, or `None` once it has been
-    /// revoked. The guard holds an RCU read-side critical section: code holding
-    /// it must not sleep.
+    /// Returns a guard that derefs to the object, or `None` once revocation
+    /// started. The object is not dropped while the guard lives (revocation
+    /// waits for it, up to 10 s, then leaks the object instead).
     #[inline]
     pub fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
-        let guard = rcu::read_lock();
-        if self.is_available.load(Ordering::Relaxed) {
-            // SAFETY: The object is available and we are in an RCU read-side critical section that lasts as long as the returned guard, so by the type invariant it stays valid for the guard's lifetime.
-            let data = unsafe { &*self.data.get() };
-            Some(RevocableGuard { data, _rcu: guard })
-        } else {
-            None
+        let prev = self.state.fetch_add(1, Ordering::Acquire);
+        if prev & REVOKING != 0 {
+            self.state.fetch_sub(1, Ordering::Release);
+            return None;
         }
+        // INVARIANT: Counted as a user before `REVOKING` was set, so the
+        // object is not dropped until the guard ends.
+        Some(RevocableGuard { rev: self })
     }
 
-    /// Accesses the object inside an RCU critical section the caller holds.
+    /// Runs `f` on the object; `None` once revocation started.
     #[inline]
-    pub fn try_access_with_guard<'a>(&'a self, _guard: &'a rcu::Guard) -> Option<&'a T> {
-        if self.is_available.load(Ordering::Relaxed) {
-            // SAFETY: As in `try_access`; `_guard` proves that an RCU read-side critical section lasts at least for `'a`.
-            Some(unsafe { &*self.data.get() })
-        } else {
-            None
-        }
+    pub fn try_access_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        self.try_access().map(|g| f(&g))
     }
 
-    /// Revokes the object: marks it unavailable, waits for every access that
-    /// saw it available to end (an RCU grace period), then drops it.
+    /// Revokes the object: stops new accesses, waits for current users to
+    /// end, then drops it.
     ///
-    /// Returns true for the caller that dropped the object. Another caller
-    /// waits (sleeping) until that drop has finished, so that on return the
-    /// object is gone, except where it cannot wait: in interrupt context,
-    /// from inside the object's own drop (the revoking task, e.g. an `Arc`
-    /// cycle or a shared handler that `free_irq` calls once more), or after
-    /// 10 s. [`Revocable::is_revoked`] tells the caller whether the object is
-    /// gone; a caller that frees what the object guards must leak it instead
-    /// when it is not (see `irq::Registration`).
+    /// Returns true for the caller that dropped the object. Revocation sleeps
+    /// while it waits: in a context that cannot sleep (an interrupt handler,
+    /// interrupts off) it only stops new accesses and returns false; the
+    /// object is dropped by a later revocation from process context, or with
+    /// the `Revocable` itself. Users that do not end within 10 s (a leaked
+    /// guard) make it leak the object, with a log line.
     ///
-    /// The winning caller sleeps (an RCU grace period): process context only.
+    /// A caller that did not drop the object waits, where it may sleep, until
+    /// the dropping caller is done, except from inside the object's own drop
+    /// (the dropping task: an `Arc` cycle, or a shared handler that `free_irq`
+    /// calls once more). [`Revocable::is_revoked`] then tells whether the
+    /// object is gone; a caller that frees what the object guards must leak
+    /// it instead when it is not (see `irq::Registration`).
     pub fn revoke(&self) -> bool {
+        self.state.fetch_or(REVOKING, Ordering::AcqRel);
+        if !may_sleep() {
+            return false;
+        }
         // SAFETY: `get_current` only reads the current task pointer.
         let me = unsafe { bindings::get_current() };
-        if self.is_available.swap(false, Ordering::Relaxed) {
+        if !self.dropping.swap(true, Ordering::AcqRel) {
+            if !self.wait_users() {
+                crate::pr_err!(
+                    "revocable: users still hold the object after {} ms (a leaked or long-held guard); not dropping it now\n",
+                    USER_WAIT_MS
+                );
+                self.leaked.store(true, Ordering::Release);
+                return false;
+            }
             self.revoker.store(me, Ordering::Relaxed);
-            rcu::synchronize_rcu();
-            // SAFETY: We are the only caller that saw `is_available == true` in the swap, and the grace period guarantees that every reader that saw it `true` has left its critical section, so nobody can reach `data` any more and it is dropped exactly once.
+            // SAFETY: We set `dropping`, so we are the only caller dropping; `REVOKING` is set and the user count is zero, so no guard exists or can be created (invariant): nobody reaches `data` any more.
             unsafe { ManuallyDrop::drop(&mut *self.data.get()) };
             self.revoker.store(core::ptr::null_mut(), Ordering::Relaxed);
-            self.revoked.store(true, Ordering::Release);
+            self.dropped.store(true, Ordering::Release);
             return true;
         }
         let mut waited_ms = 0u32;
-        while !self.is_revoked() {
-            // SAFETY: `dmabridge_in_task` only reads the preempt count.
-            let in_task = unsafe { bindings::dmabridge_in_task() };
-            if !in_task || self.revoker.load(Ordering::Relaxed) == me {
+        while !self.is_revoked() && !self.leaked.load(Ordering::Acquire) {
+            if self.revoker.load(Ordering::Relaxed) == me {
                 break;
             }
-            if waited_ms == 10_000 {
+            if waited_ms == USER_WAIT_MS + 1_000 {
                 crate::pr_err!("revocable: a revocation takes over 10 s; not waiting for it\n");
                 break;
             }
@@ -140,21 +164,38 @@ impl<T> Revocable<T> {
         false
     }
 
+    /// Waits (sleeping) up to [`USER_WAIT_MS`] for the user count to reach
+    /// zero; whether it did.
+    fn wait_users(&self) -> bool {
+        let mut waited_ms = 0u32;
+        while self.state.load(Ordering::Acquire) != REVOKING {
+            if waited_ms == USER_WAIT_MS {
+                return false;
+            }
+            crate::delay::msleep(1);
+            waited_ms += 1;
+        }
+        true
+    }
+
     /// Whether a revocation has dropped the object.
     pub fn is_revoked(&self) -> bool {
-        self.revoked.load(Ordering::Acquire)
+        self.dropped.load(Ordering::Acquire)
     }
 
     /// Whether the object is still available (it may be revoked right after).
     pub fn is_available(&self) -> bool {
-        self.is_available.load(Ordering::Relaxed)
+        self.state.load(Ordering::Relaxed) & REVOKING == 0
     }
 }
 
 impl<T> Drop for Revocable<T> {
     fn drop(&mut self) {
-        if *self.is_available.get_mut() {
-            // SAFETY: We have exclusive access and the object was not revoked, so it is valid and dropped exactly once here.
+        // With `&mut self` no guard is alive: guards borrow `self`, and a
+        // leaked guard's borrow has ended (its count stays, its access
+        // cannot). So an object a timed-out revocation left is dropped now.
+        if !*self.dropped.get_mut() {
+            // SAFETY: Not dropped yet, and nobody can reach it: valid, dropped exactly once here.
             unsafe { ManuallyDrop::drop(self.data.get_mut()) };
         }
     }
@@ -162,17 +203,26 @@ impl<T> Drop for Revocable<T> {
 
 /// A guard giving access to a revocable object that was available.
 ///
-/// While the guard exists the object cannot be dropped: it holds an RCU
-/// read-side critical section.
+/// While the guard exists the object is not dropped: revocation waits for it.
+///
+/// # Invariants
+///
+/// The guard is counted in `rev`'s user count.
 pub struct RevocableGuard<'a, T> {
-    data: &'a T,
-    _rcu: rcu::Guard,
+    rev: &'a Revocable<T>,
 }
 
 impl<T> Deref for RevocableGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.data
+        // SAFETY: The guard is a counted user (invariant), so `data` is valid and not dropped while it lives.
+        unsafe { &*self.rev.data.get() }
+    }
+}
+
+impl<T> Drop for RevocableGuard<'_, T> {
+    fn drop(&mut self) {
+        self.rev.state.fetch_sub(1, Ordering::Release);
     }
 }

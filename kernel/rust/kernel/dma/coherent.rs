@@ -2,9 +2,9 @@
 
 //! Coherent DMA memory (`dma_alloc_coherent`).
 
-use super::{dma_gfp, Binding, DmaAddress, DmaDevice, Token};
+use super::{dma_gfp, meta_flags, Binding, DmaAddress, DmaDevice, LiveNode, Token};
 use crate::{
-    alloc::{flags::GFP_KERNEL, Flags},
+    alloc::Flags,
     bindings,
     error::{code::*, Result},
     sync::Arc,
@@ -16,13 +16,16 @@ use core::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-/// The C allocation, shared between the owner and the unbind action.
+/// The C allocation, shared between the owner and the binding's list of live
+/// memory (which frees it at unbind if the owner has not).
 ///
 /// # Invariants
 ///
 /// Until `freed` is set, `cpu`/`handle` are a live `dma_alloc_coherent` of
-/// `size` bytes on `binding`'s device.
+/// `size` bytes on `binding`'s device. `node` is the first field.
+#[repr(C)]
 struct Raw {
+    node: LiveNode,
     binding: Arc<Binding>,
     cpu: *mut c_void,
     handle: DmaAddress,
@@ -51,14 +54,15 @@ impl Raw {
         }
     }
 
+    /// Frees the memory for the binding's list at unbind.
+    ///
     /// # Safety
     ///
-    /// Called once by devres at unbind, with the `Arc` reference `alloc` gave.
-    unsafe extern "C" fn unbind_action(ptr: *mut c_void) {
-        // SAFETY: `ptr` is the `Arc` reference handed to the action.
-        let raw = unsafe { Arc::from_raw(ptr as *const Raw) };
-        // The device must be done with the memory before it is freed.
-        raw.binding.quiesce();
+    /// `node` is the `node` of a `Raw` in an `Arc`, with a reference the
+    /// caller hands over.
+    unsafe fn release(node: *const LiveNode) {
+        // SAFETY: See the function's safety section; `node` is the first field of the `repr(C)` `Raw`.
+        let raw = unsafe { Arc::from_raw(node.cast::<Raw>()) };
         raw.free_once();
     }
 }
@@ -70,8 +74,8 @@ const MAX_COHERENT: usize = crate::page::PAGE_SIZE << bindings::MAX_PAGE_ORDER;
 /// `count` objects of type `T` in coherent DMA memory: the CPU and the device
 /// see each other's writes without syncs.
 ///
-/// Freed when dropped, or at unbind at the latest (after every [`CoherentView`]
-/// ended); after unbind, [`CoherentAllocation::access`] fails with `ENXIO`.
+/// Freed when dropped (from a workqueue if that happens where sleeping is not
+/// allowed), or at unbind at the latest (after every [`CoherentView`] ended); after unbind, [`CoherentAllocation::access`] fails with `ENXIO`.
 /// The CPU reaches the memory only through a [`CoherentView`], with volatile
 /// accesses, since the device may write it at any time.
 ///
@@ -134,8 +138,11 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
             );
             return Err(EINVAL);
         }
+        // Allocating holds a user count: the device stays bound meanwhile,
+        // and unbind frees the allocation if the owner has not.
+        let token = Token::new(&dma.binding)?;
         let mut handle: DmaAddress = 0;
-        // SAFETY: The device is bound (the `DmaDevice` quiesces at unbind, and the devres action below frees the memory then) with its coherent mask set; `handle` is a valid out-pointer.
+        // SAFETY: The device is bound (we hold a user count) with its coherent mask set; `handle` is a valid out-pointer.
         let cpu = unsafe {
             bindings::dma_alloc_attrs(dma.as_raw(), size, &mut handle, dma_gfp(flags), 0)
         };
@@ -144,13 +151,14 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
         }
         // INVARIANT: Live from now until `freed` is set.
         let raw = Raw {
+            node: LiveNode::new(Raw::release),
             binding: dma.binding.clone(),
             cpu,
             handle,
             size,
             freed: AtomicBool::new(false),
         };
-        let raw = match Arc::new(raw, GFP_KERNEL) {
+        let raw = match Arc::new(raw, meta_flags(flags)) {
             Ok(raw) => raw,
             Err(e) => {
                 // SAFETY: Just allocated with these values and not shared.
@@ -158,14 +166,10 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
                 return Err(e.into());
             }
         };
-        let action = Arc::into_raw(raw.clone());
-        // SAFETY: The action takes back this reference once, at unbind.
-        if let Err(e) = unsafe { dma.on_unbind(Raw::unbind_action, action as *mut c_void) } {
-            // SAFETY: Not registered: the reference is still ours.
-            drop(unsafe { Arc::from_raw(action) });
-            raw.free_once();
-            return Err(e);
-        }
+        let node = Arc::into_raw(raw.clone()).cast::<LiveNode>();
+        // SAFETY: `node` is the first field of the `Raw` whose reference we hand to the list; `token` holds a user count.
+        unsafe { token.binding().add_live(node) };
+        drop(token);
         Ok(Self {
             binding: &*raw.binding,
             cpu: cpu.cast(),
@@ -219,17 +223,20 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
 
 impl<T: FromBytes + AsBytes> Drop for CoherentAllocation<T> {
     fn drop(&mut self) {
-        // `dma_free_coherent` must not run with interrupts off. A handler that
-        // owns an allocation (behind a lock) can still drop it there: the
-        // C core then WARNs, which fails every test run; a type that keeps
-        // the drop out of interrupt context is still missing (hole 13 of
-        // docs/soundness.md).
-        self.raw.free_once();
+        // `dma_free_coherent` must not run with interrupts off (a handler
+        // may drop the last owner): then it runs from a workqueue.
+        let raw = self.raw.clone();
+        crate::lifetime::release_sleepable("dma: coherent allocation", move || {
+            // SAFETY: Listed by `alloc_coherent` on this binding; `raw` is another reference.
+            unsafe { raw.binding.del_live::<Raw>(&raw.node) };
+            raw.free_once();
+        });
     }
 }
 
 /// CPU access to a [`CoherentAllocation`], while the device is known to be
-/// bound. Every access is volatile (C `READ_ONCE`/`WRITE_ONCE`, `memcpy`).
+/// bound. Every access is volatile (C `READ_ONCE`/`WRITE_ONCE`), bulk copies
+/// too (element by element).
 ///
 /// # Invariants
 ///
@@ -276,8 +283,10 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
         if end > self.count {
             return Err(EINVAL);
         }
-        // SAFETY: The range is inside the live allocation; `src` is ordinary memory that cannot overlap DMA memory the allocation owns.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr().add(start), src.len()) };
+        for (i, v) in src.iter().enumerate() {
+            // SAFETY: `start + i < end <= count`: inside the live allocation (as in `write`). Volatile, element by element: the device may access the memory meanwhile, so a plain copy would be a data race the compiler may exploit. `ptr::read` copies plain bytes (`AsBytes` types have no pointers to own), and the copy in DMA memory is never dropped.
+            unsafe { self.ptr().add(start + i).write_volatile(core::ptr::read(v)) };
+        }
         Ok(())
     }
 
@@ -288,10 +297,10 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
         if end > self.count {
             return Err(EINVAL);
         }
-        // SAFETY: As in `copy_from_slice`; `T: FromBytes` accepts any bytes.
-        unsafe {
-            core::ptr::copy_nonoverlapping(self.ptr().add(start), dst.as_mut_ptr(), dst.len())
-        };
+        for (i, v) in dst.iter_mut().enumerate() {
+            // SAFETY: As in `copy_from_slice`; `T: FromBytes` accepts any bytes the device wrote.
+            *v = unsafe { self.ptr().add(start + i).read_volatile() };
+        }
         Ok(())
     }
 }

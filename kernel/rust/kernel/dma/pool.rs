@@ -2,7 +2,7 @@
 
 //! Pools of small coherent DMA blocks (`dma_pool_create`).
 
-use super::{dma_gfp, Access, Binding, DmaAddress, DmaDevice, Token};
+use super::{dma_gfp, Access, Binding, DmaAddress, DmaDevice, LiveNode, Token};
 use crate::{
     alloc::{flags::GFP_KERNEL, Flags},
     bindings,
@@ -12,17 +12,20 @@ use crate::{
     types::{AsBytes, FromBytes},
 };
 use core::{
-    ffi::c_void,
     marker::PhantomData,
     sync::atomic::{AtomicBool, Ordering},
 };
 
-/// The C pool, shared between its owners and the unbind action.
+/// The C pool, shared between its owners and the binding's list of live
+/// memory (which destroys it at unbind if the owners have not).
 ///
 /// # Invariants
 ///
-/// Until `destroyed` is set, `pool` is a live `dma_pool` of `binding`'s device.
+/// Until `destroyed` is set, `pool` is a live `dma_pool` of `binding`'s
+/// device. `node` is the first field.
+#[repr(C)]
 struct RawPool {
+    node: LiveNode,
     binding: Arc<Binding>,
     pool: *mut bindings::dma_pool,
     destroyed: AtomicBool,
@@ -41,13 +44,15 @@ impl RawPool {
         }
     }
 
+    /// Destroys the pool for the binding's list at unbind.
+    ///
     /// # Safety
     ///
-    /// Called once by devres at unbind, with the `Arc` reference `new` gave.
-    unsafe extern "C" fn unbind_action(ptr: *mut c_void) {
-        // SAFETY: `ptr` is the `Arc` reference handed to the action.
-        let raw = unsafe { Arc::from_raw(ptr as *const RawPool) };
-        raw.binding.quiesce();
+    /// `node` is the `node` of a `RawPool` in an `Arc`, with a reference the
+    /// caller hands over.
+    unsafe fn release(node: *const LiveNode) {
+        // SAFETY: See the function's safety section; `node` is the first field of the `repr(C)` `RawPool`.
+        let raw = unsafe { Arc::from_raw(node.cast::<RawPool>()) };
         raw.destroy_once();
     }
 }
@@ -58,7 +63,14 @@ struct Shared(Arc<RawPool>);
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.0.destroy_once();
+        // `dma_pool_destroy` sleeps (a mutex): where the last owner may not
+        // (an interrupt handler), it runs from a workqueue.
+        let raw = self.0.clone();
+        crate::lifetime::release_sleepable("dma: pool", move || {
+            // SAFETY: Listed by `DmaPool::new` on this binding; `raw` is another reference.
+            unsafe { raw.binding.del_live::<RawPool>(&raw.node) };
+            raw.destroy_once();
+        });
     }
 }
 
@@ -141,7 +153,10 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
         if boundary != 0 && boundary < size {
             return Err(EINVAL);
         }
-        // SAFETY: The device is bound with its mask set; `name` is a valid C string the pool copies.
+        // Creating holds a user count: the device stays bound meanwhile, and
+        // unbind destroys the pool if the owners have not.
+        let token = Token::new(&dma.binding)?;
+        // SAFETY: The device is bound (we hold a user count) with its mask set; `name` is a valid C string the pool copies.
         let pool = unsafe {
             bindings::dma_pool_create(name.as_char_ptr(), dma.as_raw(), size, align, boundary)
         };
@@ -150,6 +165,7 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
         }
         // INVARIANT: Live until `destroyed` is set.
         let raw = RawPool {
+            node: LiveNode::new(RawPool::release),
             binding: dma.binding.clone(),
             pool,
             destroyed: AtomicBool::new(false),
@@ -162,16 +178,13 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
                 return Err(e.into());
             }
         };
+        let node = Arc::into_raw(raw.clone()).cast::<LiveNode>();
+        // SAFETY: `node` is the first field of the `RawPool` whose reference we hand to the list; `token` holds a user count.
+        unsafe { token.binding().add_live(node) };
+        drop(token);
         let binding: *const Binding = &*raw.binding;
-        // From here on dropping `shared` destroys the pool.
-        let shared = Arc::new(Shared(raw.clone()), GFP_KERNEL)?;
-        let action = Arc::into_raw(raw);
-        // SAFETY: The action takes back this reference once, at unbind.
-        if let Err(e) = unsafe { dma.on_unbind(RawPool::unbind_action, action as *mut c_void) } {
-            // SAFETY: Not registered: the reference is still ours.
-            drop(unsafe { Arc::from_raw(action) });
-            return Err(e);
-        }
+        // From here on dropping `shared` destroys the pool (and unlists it).
+        let shared = Arc::new(Shared(raw), GFP_KERNEL)?;
         Ok(Self {
             shared,
             binding,

@@ -53,10 +53,12 @@ impl Completion {
     }
 
     /// Makes the completion wait-able again. Call it before starting the next
-    /// event, while nobody waits.
+    /// event, while nobody waits: a `complete_all` that raced with it (from a
+    /// handler of the previous event) is lost, which is the caller's logic,
+    /// but never a data race (the reset takes the completion's lock).
     pub fn reinit(&self) {
-        // SAFETY: Initialised (type invariant).
-        unsafe { bindings::reinit_completion(self.inner.get()) };
+        // SAFETY: Initialised (type invariant); the helper resets the count under the completion's lock, as `complete_all` updates it.
+        unsafe { bindings::dmabridge_reinit_completion(self.inner.get()) };
     }
 
     /// Waits up to `ms` milliseconds; `Ok(true)` if completed, `Ok(false)` on

@@ -5,8 +5,9 @@
 //! block, and near `usize::MAX` (C's page rounding would wrap to 0); a pool
 //! alignment dmapool would truncate to 0; a scatterlist entry longer than
 //! the device's maximum segment; an interrupt vector index past any
-//! device's; a second vector allocation. Each must fail with a clean errno
-//! before the C core WARNs.
+//! device's; a second vector allocation; a BAR mapped before the device is
+//! enabled; config reads past the config space or misaligned. Each must fail
+//! with a clean errno before the C core WARNs (or reads what is not there).
 
 use kernel::{
     c_str,
@@ -32,6 +33,14 @@ impl pci::Driver for MisuseDmaBadSizes {
     const ID_TABLE: pci::IdTable<()> = IDS.table();
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        // Memory decoding is still off: MMIO would read all-ones.
+        show(
+            "BAR before enable",
+            pdev.iomap_region(0, c_str!("misuse_dma_bad_sizes")),
+        );
+        // edu is a conventional PCI function: 256 bytes of config space.
+        show("config read at 0x100", pdev.read_config_u32(0x100));
+        show("misaligned config read", pdev.read_config_u16(1));
         pdev.enable_device_mem()?;
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())?;
         show(

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What may outlive what: registrations bound to their module, and releases
+//! deferred to process context.
+//!
+//! C helpers: `rust/helpers/dmabridge_module.c`
+//!
+//! Leaking is safe Rust (`mem::forget`, `Box::leak`, an `Arc` cycle), so a
+//! registration may outlive the module whose code and data it points to. The
+//! bindings therefore track every registration by module: when a module goes
+//! away (after its exit function, before its memory is freed) the
+//! registrations it left behind are unregistered, with a log line.
+//!
+//! Some releases sleep (`free_irq`, `dma_free_coherent`, `dma_pool_destroy`,
+//! waiting for users of a revocable object). When the last owner drops such an
+//! object where sleeping is not allowed (an interrupt handler, interrupts off,
+//! a spinlock on a kernel that counts preemption), the release runs from a
+//! workqueue instead, which is flushed before a module's memory is freed.
+
+use crate::{
+    alloc::{flags::GFP_ATOMIC, KBox},
+    bindings,
+    error::{code::*, Result},
+    prelude::*,
+    str::CStr,
+    sync::{Arc, Completion},
+    types::Opaque,
+};
+use core::{
+    ffi::c_void,
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+/// Whether the caller may sleep: not in an interrupt handler, with interrupts
+/// enabled, not in a preempt-disabled section (as far as the kernel counts
+/// them: without `CONFIG_PREEMPT_COUNT` a held spinlock is not seen) and not
+/// in a read-side critical section of preemptible RCU.
+#[inline]
+pub fn may_sleep() -> bool {
+    // SAFETY: Only reads the preempt count, the interrupt flag and the task's RCU nesting.
+    unsafe { bindings::dmabridge_may_sleep() }
+}
+
+/// Runs `f` now if the caller may sleep ([`may_sleep`]); otherwise from a
+/// workqueue, with a log line naming `what`. If the work cannot be queued
+/// (no memory in atomic context), `f` is leaked, never run: what it would
+/// release stays allocated, which is safe.
+pub(crate) fn release_sleepable<F: FnOnce() + Send + 'static>(what: &str, f: F) {
+    if may_sleep() {
+        f();
+        return;
+    }
+    defer(what, "in atomic context", f);
+}
+
+/// Runs `f` from a workqueue (process context), with a log line saying
+/// `what` was dropped `where_`; leaks `f` if that cannot be arranged.
+pub(crate) fn defer<F: FnOnce() + Send + 'static>(what: &str, where_: &str, f: F) {
+    let Ok(slot) = KBox::<F>::new_uninit(GFP_ATOMIC) else {
+        pr_err!("{} dropped {} with no memory to defer its release: leaked\n", what, where_);
+        core::mem::forget(f);
+        return;
+    };
+    let raw = KBox::into_raw(KBox::write(slot, f));
+    // SAFETY: `run::<F>` takes back the box exactly once, when the work runs.
+    let r = unsafe { bindings::dmabridge_defer(Some(run::<F>), raw.cast()) };
+    if r != 0 {
+        pr_err!("{} dropped {}: its release could not be deferred ({}): leaked\n", what, where_, r);
+        // SAFETY: Not queued: the box is ours again. Leaking it (and `f`) is safe.
+        core::mem::forget(unsafe { KBox::from_raw(raw) });
+        return;
+    }
+    pr_info!("{} dropped {}: released from a workqueue\n", what, where_);
+}
+
+/// # Safety
+///
+/// `data` is a `KBox<F>` turned into a raw pointer by [`defer`], passed once.
+unsafe extern "C" fn run<F: FnOnce()>(data: *mut c_void) {
+    // SAFETY: See the function's safety section: `data` holds an `F`, moved out once here.
+    let f = unsafe { core::ptr::read(data.cast::<F>()) };
+    // SAFETY: The allocation of that box, freed without dropping the `F` moved out above.
+    drop(unsafe { KBox::from_raw(data.cast::<core::mem::MaybeUninit<F>>()) });
+    f();
+}
+
+/// Leaks `value` on purpose (a bounded wait gave up on it): it stays
+/// allocated and reachable, so that kmemleak does not report the leak itself
+/// (the log line that accompanies it names the bug).
+pub(crate) fn leak<T>(value: KBox<T>) {
+    let ptr = KBox::into_raw(value);
+    // SAFETY: Only records the address.
+    unsafe { bindings::dmabridge_keep_leaked(ptr.cast_const().cast()) };
+}
+
+/// As [`leak`], for an object in an [`Arc`].
+pub(crate) fn leak_arc<T>(value: Arc<T>) {
+    let ptr = Arc::into_raw(value);
+    // SAFETY: Only records the address (inside the `Arc`'s allocation, which kmemleak accepts as a reference to it).
+    unsafe { bindings::dmabridge_keep_leaked(ptr.cast()) };
+}
+
+/// The C side of a tracked object (`struct dmabridge_tracked`).
+#[repr(C)]
+struct Node {
+    list: bindings::list_head,
+    module: *mut bindings::module,
+    sweep: Option<unsafe extern "C" fn(*mut c_void)>,
+}
+
+/// A registration with a C subsystem that must end before its module's
+/// memory is freed.
+pub(crate) trait Unregister: Send + Sync {
+    /// What the log calls it.
+    fn name(&self) -> &CStr;
+
+    /// Ends the registration.
+    ///
+    /// # Safety
+    ///
+    /// The registration succeeded and is ended once.
+    unsafe fn unregister(&self);
+}
+
+/// A registration that ends when its handle drops it or, if it was leaked,
+/// when its module is unloaded, whichever comes first.
+///
+/// Shared (an [`Arc`]) between the handle and the module's list, so that the
+/// memory stays valid while either side is unregistering it, even if the
+/// other side's drop runs in the middle (a device unbound by the unregistration
+/// drops the last handle).
+///
+/// # Invariants
+///
+/// - `node` is the first field: a pointer to it is a pointer to the object.
+/// - While `node` is on the helpers' list, the list owns one `Arc` reference.
+/// - `registered` is true from a successful registration until the one
+///   caller that swaps it to false has unregistered; that caller then
+///   completes `done`.
+#[repr(C)]
+#[pin_data]
+pub(crate) struct Tracked<R: Unregister> {
+    node: Opaque<Node>,
+    registered: AtomicBool,
+    #[pin]
+    done: Completion,
+    reg: R,
+}
+
+// SAFETY: `node` is only touched through the helpers, under their mutex; the
+// rest is `Send + Sync` (`R: Unregister` is).
+unsafe impl<R: Unregister> Send for Tracked<R> {}
+// SAFETY: As above.
+unsafe impl<R: Unregister> Sync for Tracked<R> {}
+
+impl<R: Unregister + 'static> Tracked<R> {
+    /// Holds `reg`, not yet registered.
+    pub(crate) fn new(reg: R) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                node: Opaque::uninit(),
+                registered: AtomicBool::new(false),
+                done <- Completion::new(),
+                reg,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The registration.
+    pub(crate) fn get(&self) -> &R {
+        &self.reg
+    }
+
+    /// Records a successful registration owned by `module` (null for built-in
+    /// code, which is never unloaded). `ENODEV` (after unregistering) if the
+    /// module is already going away: nothing would sweep the registration.
+    pub(crate) fn registered(this: &Arc<Self>, module: *mut bindings::module) -> Result {
+        this.registered.store(true, Ordering::Release);
+        let node = this.node.get();
+        // SAFETY: `node` is ours and not on the list yet; the helper reads `module` and `sweep`.
+        unsafe {
+            (*node).module = module;
+            (*node).sweep = Some(Self::sweep);
+        }
+        // SAFETY: `node` is valid and pinned in the `Arc` (first field, `repr(C)`).
+        match unsafe { bindings::dmabridge_track(node.cast()) } {
+            0 => Ok(()),
+            1 => {
+                // INVARIANT: Listed: the list owns this reference.
+                let _ = Arc::into_raw(this.clone());
+                Ok(())
+            }
+            _ => {
+                pr_err!(
+                    "{}: registered while its module is going away; unregistered\n",
+                    this.reg.name()
+                );
+                this.unregister_once();
+                Err(ENODEV)
+            }
+        }
+    }
+
+    /// Unregisters unless that already happened; returns whether this call
+    /// did it.
+    fn unregister_once(&self) -> bool {
+        if !self.registered.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        // SAFETY: `registered` was true and we swapped it: registered, ended once.
+        unsafe { self.reg.unregister() };
+        self.done.complete_all();
+        true
+    }
+
+    /// The handle's drop: unregisters, unless the module's unload is doing
+    /// it (then it does not wait: that unload may be what dropped the handle).
+    pub(crate) fn release(this: &Arc<Self>) {
+        if !this.registered.load(Ordering::Acquire) {
+            return;
+        }
+        // SAFETY: `node` is valid; the helper takes it off the list under its mutex.
+        if unsafe { bindings::dmabridge_untrack(this.node.get().cast()) } {
+            // SAFETY: It was listed, so the list owned this reference (invariant); we still hold ours.
+            drop(unsafe { Arc::from_raw(&**this as *const Self) });
+        }
+        this.unregister_once();
+    }
+
+    /// Called by the helpers for a registration still listed when its module
+    /// is unloaded, with the list's reference.
+    ///
+    /// # Safety
+    ///
+    /// `node` is the `node` of a `Tracked<R>` taken off the list, whose
+    /// reference the caller hands over.
+    unsafe extern "C" fn sweep(node: *mut c_void) {
+        // SAFETY: See the function's safety section; `node` is the first field.
+        let this = unsafe { Arc::from_raw(node.cast::<Self>()) };
+        if this.unregister_once() {
+            pr_warn!(
+                "{}: still registered when its module was unloaded (leaked); unregistered\n",
+                this.reg.name()
+            );
+        } else {
+            // The handle's drop is unregistering it on another thread: the
+            // module's memory must outlive that.
+            while !this.done.wait_timeout(10_000) {
+                pr_warn!("{}: waiting for its unregistration\n", this.reg.name());
+            }
+        }
+    }
+}

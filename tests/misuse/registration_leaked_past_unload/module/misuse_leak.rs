@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Misuse: leaks a misc device registration and a PCI driver registration
+//! (`mem::forget` is safe Rust) in module init. Without the binding's
+//! module tracking both would stay registered after `rmmod`, pointing at the
+//! freed module's file operations, name and probe function.
+
+use kernel::{
+    c_str,
+    driver::{Core, Registration},
+    miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
+    pci,
+    prelude::*,
+};
+
+struct Leaked;
+
+impl MiscDevice for Leaked {
+    type Data = ();
+    type Ptr = ();
+
+    fn open(_data: &()) -> Result {
+        Ok(())
+    }
+}
+
+static FOPS: Vtable<Leaked> = Vtable::new(&THIS_MODULE);
+
+/// A driver for a device nobody has: it only needs to be registered.
+struct NoDevice;
+
+kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0xdead), ())]);
+
+impl pci::Driver for NoDevice {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = IDS.table();
+
+    fn probe(_pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        Err(ENODEV)
+    }
+}
+
+struct MisuseLeak;
+
+impl kernel::Module for MisuseLeak {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        core::mem::forget(MiscDeviceRegistration::register(
+            c_str!("dmabridge_leak"),
+            &FOPS,
+            (),
+        )?);
+        core::mem::forget(Registration::<pci::Adapter<NoDevice>>::new(
+            c_str!("misuse_leak"),
+            module,
+        )?);
+        pr_info!("misuse: leaked a misc device and a driver registration\n");
+        Ok(MisuseLeak)
+    }
+}
+
+module! {
+    type: MisuseLeak,
+    name: "misuse_leak",
+    author: "dmabridge",
+    description: "misuse case: registrations leaked past module unload",
+    license: "GPL v2",
+}
