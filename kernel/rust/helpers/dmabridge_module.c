@@ -16,11 +16,14 @@
  * is freed, because the deferred code may be the module's.
  */
 
+#include <linux/jiffies.h>
+#include <linux/limits.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
@@ -99,12 +102,29 @@ static int dmabridge_module_notify(struct notifier_block *nb,
 	/* One at a time: a sweep may unbind devices whose drops untrack. */
 	while ((t = dmabridge_take_one(mod)))
 		t->sweep(t);
-	flush_workqueue(dmabridge_wq);
+	/*
+	 * Work the module queued on the system workqueues (the kernel crate's
+	 * workqueue API) may run its code: wait for it. Work that queues
+	 * itself again while this runs is not waited for.
+	 */
+	__flush_workqueue(system_wq);
+	__flush_workqueue(system_highpri_wq);
+	__flush_workqueue(system_long_wq);
+	__flush_workqueue(system_unbound_wq);
+	__flush_workqueue(system_freezable_wq);
+	__flush_workqueue(system_power_efficient_wq);
+	__flush_workqueue(system_freezable_power_efficient_wq);
+	__flush_workqueue(dmabridge_wq);
 	return NOTIFY_OK;
 }
 
+/*
+ * Last of the module notifiers: others (KUnit's) may still run the module's
+ * code while they handle MODULE_STATE_GOING.
+ */
 static struct notifier_block dmabridge_module_nb = {
 	.notifier_call = dmabridge_module_notify,
+	.priority = INT_MIN,
 };
 
 struct dmabridge_deferred {
@@ -137,6 +157,11 @@ int rust_helper_dmabridge_defer(void (*fn)(void *data), void *data)
 	d->data = data;
 	queue_work(dmabridge_wq, &d->work);
 	return 0;
+}
+
+u64 rust_helper_dmabridge_jiffies(void)
+{
+	return get_jiffies_64();
 }
 
 /*
@@ -184,4 +209,59 @@ void rust_helper_dmabridge_keep_leaked(const void *ptr)
 	spin_lock_irqsave(&dmabridge_kept_lock, flags);
 	list_add(&k->node, &dmabridge_kept_list);
 	spin_unlock_irqrestore(&dmabridge_kept_lock, flags);
+}
+
+/*
+ * Tasks inside a callback the bindings run with a lock held that a
+ * registration takes: a bus callback (probe, remove: the device lock, which
+ * driver registration takes to attach) or a misc open (the misc lock).
+ * Mirrored by `kernel::lifetime::CallbackNode` (`#[repr(C)]`); nodes live on
+ * the callback's stack.
+ */
+struct dmabridge_callback {
+	struct list_head node;
+	struct task_struct *task;
+	unsigned int kind;
+};
+
+static LIST_HEAD(dmabridge_callbacks);
+static DEFINE_SPINLOCK(dmabridge_callbacks_lock);
+
+void rust_helper_dmabridge_callback_enter(void *callback)
+{
+	struct dmabridge_callback *c = callback;
+	unsigned long flags;
+
+	c->task = current;
+	spin_lock_irqsave(&dmabridge_callbacks_lock, flags);
+	list_add(&c->node, &dmabridge_callbacks);
+	spin_unlock_irqrestore(&dmabridge_callbacks_lock, flags);
+}
+
+void rust_helper_dmabridge_callback_exit(void *callback)
+{
+	struct dmabridge_callback *c = callback;
+	unsigned long flags;
+
+	spin_lock_irqsave(&dmabridge_callbacks_lock, flags);
+	list_del(&c->node);
+	spin_unlock_irqrestore(&dmabridge_callbacks_lock, flags);
+}
+
+/* Whether the current task is inside a callback of one of the @kinds. */
+bool rust_helper_dmabridge_in_callback(unsigned int kinds)
+{
+	struct dmabridge_callback *c;
+	unsigned long flags;
+	bool found = false;
+
+	spin_lock_irqsave(&dmabridge_callbacks_lock, flags);
+	list_for_each_entry(c, &dmabridge_callbacks, node) {
+		if (c->task == current && (c->kind & kinds)) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&dmabridge_callbacks_lock, flags);
+	return found;
 }

@@ -169,9 +169,6 @@ impl DeviceReads for Bidirectional {}
 impl DeviceWrites for FromDevice {}
 impl DeviceWrites for Bidirectional {}
 
-/// How long unbind waits for the DMA users of a device, in seconds.
-const USER_WAIT_S: u32 = 10;
-
 /// The binding of a device as seen by its DMA users.
 ///
 /// `users` counts one for the binding itself plus one per [`Access`], owned
@@ -345,11 +342,9 @@ impl Binding {
             unsafe { self.exit() };
         }
         // Devres actions run in process context, from the unbinding thread.
-        for _ in 0..USER_WAIT_S {
-            if self.idle.wait_timeout(1000) {
-                self.release_live();
-                return true;
-            }
+        if crate::lifetime::wait_bounded(|| self.idle.wait_timeout(1)) {
+            self.release_live();
+            return true;
         }
         pr_err!(
             "dma: unbind gave up waiting for {} DMA users (a leaked or long-held access scope, mapping or pool block); leaking the device's DMA memory\n",
@@ -441,10 +436,16 @@ impl DmaDevice {
             unsafe { bindings::dmabridge_live_free(live) }
         })?;
         let action = Arc::into_raw(binding.clone());
-        // SAFETY: `unbind_action` takes back this `Arc` reference exactly once, at unbind or now if registration fails.
-        unsafe {
-            crate::devres::add_action_or_reset(dev, Self::unbind_action, action as *mut c_void)?
-        };
+        // SAFETY: `unbind_action` takes back this `Arc` reference exactly once, at unbind.
+        if let Err(e) =
+            unsafe { crate::devres::add_action(dev, Self::unbind_action, action as *mut c_void) }
+        {
+            // Not registered: the reference is ours again. (Quiescing now
+            // would stop the device's bus mastering in the middle of probe.)
+            // SAFETY: From `Arc::into_raw` above, not handed to anyone.
+            drop(unsafe { Arc::from_raw(action) });
+            return Err(e);
+        }
         // INVARIANT: The action holds one reference and quiesces at unbind.
         Ok(Self { binding })
     }

@@ -17,8 +17,8 @@
 
 use crate::{
     bindings,
-    error::Result,
-    lifetime::{Tracked, Unregister},
+    error::{code::EDEADLK, Result},
+    lifetime::{in_callback, Callback, Tracked, Unregister},
     str::CStr,
     sync::Arc,
     types::Opaque,
@@ -91,6 +91,10 @@ pub unsafe trait RegistrationOps {
 /// A registered driver: registered while this object lives, and at most until
 /// its module is unloaded.
 ///
+/// Registering from a bus callback (probe, remove) or a misc open fails with
+/// `EDEADLK`: those hold a lock that registration takes. Dropped there, it is
+/// unregistered from a workqueue.
+///
 /// A leaked registration (`mem::forget`, an `Arc` cycle) would keep the bus
 /// pointing at the module's probe and remove functions after `rmmod`: the
 /// registration is also ended when the module goes away (see
@@ -132,6 +136,16 @@ impl<T: RegistrationOps + 'static> Registration<T> {
         name: &'static CStr,
         module: &'static ThisModule,
     ) -> Result<Pin<crate::alloc::KBox<Self>>> {
+        if in_callback(Callback::Device) || in_callback(Callback::MiscOpen) {
+            // Registering attaches matching devices under their device lock
+            // (held here if the device is the one being probed) and may probe
+            // one that registers a misc device (the misc lock is held here).
+            crate::pr_err!(
+                "driver {}: registered from a probe, remove or misc open callback, which holds a lock registration takes; refused\n",
+                name
+            );
+            return Err(EDEADLK);
+        }
         let inner = Tracked::new(DriverReg::<T> {
             reg: Opaque::new(T::RegType::default()),
             name,
@@ -153,8 +167,12 @@ impl<T: RegistrationOps + 'static> Registration<T> {
 impl<T: RegistrationOps + 'static> Drop for Registration<T> {
     fn drop(&mut self) {
         let inner = self.inner.clone();
-        crate::lifetime::release_sleepable("driver registration", move || {
-            Tracked::release(&inner)
-        });
+        let release = move || Tracked::release(&inner);
+        if in_callback(Callback::Device) || in_callback(Callback::MiscOpen) {
+            // Unregistering detaches devices under their device lock.
+            crate::lifetime::defer("driver registration", "in a driver or misc open callback", release);
+        } else {
+            crate::lifetime::release_sleepable("driver registration", release);
+        }
     }
 }

@@ -28,13 +28,17 @@ use crate::{
 };
 use core::{
     ffi::c_void,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering},
 };
 
+// Without the preempt count a held spinlock is invisible, and a release that
+// sleeps would run under it.
+#[cfg(not(CONFIG_PREEMPT_COUNT))]
+compile_error!("the dmabridge bindings need CONFIG_PREEMPT_COUNT (e.g. CONFIG_PREEMPT)");
+
 /// Whether the caller may sleep: not in an interrupt handler, with interrupts
-/// enabled, not in a preempt-disabled section (as far as the kernel counts
-/// them: without `CONFIG_PREEMPT_COUNT` a held spinlock is not seen) and not
-/// in a read-side critical section of preemptible RCU.
+/// enabled, not in a preempt-disabled section (a spinlock) and not in a
+/// read-side critical section of preemptible RCU.
 #[inline]
 pub fn may_sleep() -> bool {
     // SAFETY: Only reads the preempt count, the interrupt flag and the task's RCU nesting.
@@ -84,6 +88,49 @@ unsafe extern "C" fn run<F: FnOnce()>(data: *mut c_void) {
     f();
 }
 
+/// How long one bounded wait lasts, in milliseconds.
+const WAIT_MS: u32 = 10_000;
+
+/// After a bounded wait of a task gave up, how long its further bounded waits
+/// give up at once, in milliseconds: an unbind releases many objects one
+/// after the other, and must not wait 10 s for each.
+const GIVEN_UP_MS: u32 = 60_000;
+
+/// The task whose bounded wait gave up last, and when (jiffies).
+static GAVE_UP_TASK: AtomicPtr<bindings::task_struct> = AtomicPtr::new(core::ptr::null_mut());
+static GAVE_UP_AT: AtomicU64 = AtomicU64::new(0);
+
+fn jiffies() -> u64 {
+    // SAFETY: Reads the jiffies counter.
+    unsafe { bindings::dmabridge_jiffies() }
+}
+
+/// Waits (sleeping, polling every tick) until `done()` returns true; gives up
+/// after 10 s, or at once if this task gave up on another wait in the last
+/// minute. Returns whether `done()` did. Process context.
+pub(crate) fn wait_bounded(mut done: impl FnMut() -> bool) -> bool {
+    // SAFETY: `get_current` only reads the current task pointer.
+    let me = unsafe { bindings::get_current() };
+    let recent = crate::time::msecs_to_jiffies(GIVEN_UP_MS) as u64;
+    if GAVE_UP_TASK.load(Ordering::Relaxed) == me
+        && jiffies().wrapping_sub(GAVE_UP_AT.load(Ordering::Relaxed)) < recent
+    {
+        return done();
+    }
+    let deadline = jiffies() + crate::time::msecs_to_jiffies(WAIT_MS) as u64;
+    loop {
+        if done() {
+            return true;
+        }
+        if jiffies() >= deadline {
+            GAVE_UP_AT.store(jiffies(), Ordering::Relaxed);
+            GAVE_UP_TASK.store(me, Ordering::Relaxed);
+            return false;
+        }
+        crate::delay::msleep(1);
+    }
+}
+
 /// Leaks `value` on purpose (a bounded wait gave up on it): it stays
 /// allocated and reachable, so that kmemleak does not report the leak itself
 /// (the log line that accompanies it names the bug).
@@ -98,6 +145,46 @@ pub(crate) fn leak_arc<T>(value: Arc<T>) {
     let ptr = Arc::into_raw(value);
     // SAFETY: Only records the address (inside the `Arc`'s allocation, which kmemleak accepts as a reference to it).
     unsafe { bindings::dmabridge_keep_leaked(ptr.cast()) };
+}
+
+/// A callback the bindings run with a lock held that registrations take.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub(crate) enum Callback {
+    /// A bus callback (probe, remove): the device lock is held, which
+    /// driver registration takes to attach devices.
+    Device = 1,
+    /// A misc open: the misc core's global lock is held, which misc
+    /// registration takes.
+    MiscOpen = 2,
+}
+
+/// A task inside a [`Callback`] (`struct dmabridge_callback`).
+#[repr(C)]
+struct CallbackNode {
+    list: bindings::list_head,
+    task: *mut bindings::task_struct,
+    kind: u32,
+}
+
+/// Runs `f` as a callback of kind `kind`: [`in_callback`] tells code that
+/// `f` calls where it runs.
+pub(crate) fn as_callback<R>(kind: Callback, f: impl FnOnce() -> R) -> R {
+    let node = Opaque::<CallbackNode>::uninit();
+    // SAFETY: `node` is a valid place for the node; we set the kind, the helper the rest.
+    unsafe { (*node.get()).kind = kind as u32 };
+    // SAFETY: `node` stays in place (a local, borrowed until the exit below) while listed.
+    unsafe { bindings::dmabridge_callback_enter(node.get().cast()) };
+    let r = f();
+    // SAFETY: Listed by the enter above; unlisted before `node` goes out of scope. (The bindings' callbacks return normally: a kernel panic does not unwind.)
+    unsafe { bindings::dmabridge_callback_exit(node.get().cast()) };
+    r
+}
+
+/// Whether the current task is inside a callback of `kind`.
+pub(crate) fn in_callback(kind: Callback) -> bool {
+    // SAFETY: Walks the helpers' list under its lock.
+    unsafe { bindings::dmabridge_in_callback(kind as u32) }
 }
 
 /// The C side of a tracked object (`struct dmabridge_tracked`).

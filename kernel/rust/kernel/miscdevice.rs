@@ -18,7 +18,7 @@ use crate::{
     alloc::{flags::GFP_KERNEL, KBox},
     bindings,
     error::{code::*, from_result, to_result, Result},
-    lifetime::{Tracked, Unregister},
+    lifetime::{as_callback, in_callback, Callback, Tracked, Unregister},
     str::{CStr, CString},
     sync::Arc,
     types::{ForeignOwnable, Opaque},
@@ -29,7 +29,6 @@ use core::{
     ffi::c_void,
     marker::PhantomData,
     pin::Pin,
-    sync::atomic::{AtomicPtr, Ordering},
 };
 
 /// Where `llseek` counts from.
@@ -192,14 +191,10 @@ impl<T: MiscDevice> Unregister for MiscReg<T> {
     }
 }
 
-/// The task running a [`MiscDevice::open`], which holds the misc core's
-/// global mutex (`misc_open` serialises every misc open, so one slot is enough).
-static OPENER: AtomicPtr<bindings::task_struct> = AtomicPtr::new(core::ptr::null_mut());
-
-/// Whether the caller runs inside a [`MiscDevice::open`] of this binding.
+/// Whether the caller runs inside a [`MiscDevice::open`], which holds the
+/// misc core's global mutex.
 fn in_misc_open() -> bool {
-    // SAFETY: `get_current` only reads the current task pointer.
-    OPENER.load(Ordering::Relaxed) == unsafe { bindings::get_current() }
+    in_callback(Callback::MiscOpen)
 }
 
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
@@ -311,10 +306,7 @@ unsafe extern "C" fn open_callback<T: MiscDevice>(
             .sub(core::mem::offset_of!(MiscReg<T>, misc))
             .cast::<MiscReg<T>>()
     };
-    // SAFETY: `get_current` only reads the current task pointer.
-    OPENER.store(unsafe { bindings::get_current() }, Ordering::Relaxed);
-    let opened = T::open(&reg.data);
-    OPENER.store(core::ptr::null_mut(), Ordering::Relaxed);
+    let opened = as_callback(Callback::MiscOpen, || T::open(&reg.data));
     match opened {
         Ok(ptr) => {
             // SAFETY: `file` is valid; the pointer is released in `release`.

@@ -254,7 +254,12 @@ impl<T: Driver> Adapter<T> {
             );
             return EINVAL.to_errno();
         };
-        match T::probe(dev, info) {
+        // The device lock is held: a driver registration from here would
+        // deadlock attaching this very device (see `driver::Registration`).
+        let probed = crate::lifetime::as_callback(crate::lifetime::Callback::Device, || {
+            T::probe(dev, info)
+        });
+        match probed {
             Ok(data) => {
                 let ptr = data.into_foreign();
                 // SAFETY: `pdev` is valid; drvdata is ours while bound.
@@ -272,12 +277,14 @@ impl<T: Driver> Adapter<T> {
         let ptr = unsafe { bindings::pci_get_drvdata(pdev) };
         // SAFETY: A successful probe stored `into_foreign` of the driver's object; remove is called once per successful probe.
         let data = unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(ptr) };
-        T::unbind(dev, data.as_ref());
-        // The driver's object may own DMA memory the device still uses (a
-        // ring it polls): stop the device's DMA before that memory is freed.
-        // Devres would disable the device only after freeing it.
-        dev.clear_master();
-        drop(data);
+        crate::lifetime::as_callback(crate::lifetime::Callback::Device, || {
+            T::unbind(dev, data.as_ref());
+            // The driver's object may own DMA memory the device still uses (a
+            // ring it polls): stop the device's DMA before that memory is
+            // freed. Devres would disable the device only after freeing it.
+            dev.clear_master();
+            drop(data);
+        });
     }
 }
 

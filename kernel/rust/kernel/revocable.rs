@@ -7,7 +7,10 @@
 //! Users reach the object only through [`Revocable::try_access`], which fails
 //! once the object is revoked, so no user ever sees freed state.
 
-use crate::{bindings, lifetime::may_sleep};
+use crate::{
+    bindings,
+    lifetime::{may_sleep, wait_bounded},
+};
 use core::cell::UnsafeCell;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
@@ -16,15 +19,14 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 /// Set in [`Revocable::state`] once revocation started: no new users.
 const REVOKING: usize = 1 << (usize::BITS - 1);
 
-/// How long a revocation waits for the object's users, in milliseconds.
-const USER_WAIT_MS: u32 = 10_000;
-
 /// An object that can be revoked.
 ///
 /// Each access counts as a user for as long as its guard lives; revocation
 /// stops new accesses, waits for the users to end and then drops the object.
 /// A guard may be held across sleeps, and may be leaked (`mem::forget`):
-/// revocation waits at most 10 s, then leaves the object, with a log line,
+/// revocation waits at most 10 s (less when the same task already gave up on
+/// another wait: see `lifetime::wait_bounded`), then leaves the object, with
+/// a log line,
 /// instead of dropping it under a user; it is dropped with the `Revocable`.
 /// Nothing else waits on a guard, so a leaked one cannot stall the rest of
 /// the system.
@@ -91,9 +93,15 @@ impl<T> Revocable<T> {
     ///
     /// Returns a guard that derefs to the object, or `None` once revocation
     /// started. The object is not dropped while the guard lives (revocation
-    /// waits for it, up to 10 s, then leaks the object instead).
+    /// waits for it, up to 10 s, then leaves the object to be dropped with the
+    /// `Revocable`).
     #[inline]
     pub fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
+        // Once revocation started, failed attempts do not touch the count
+        // (a spinning caller would keep the revoker's wait from seeing zero).
+        if !self.is_available() {
+            return None;
+        }
         let prev = self.state.fetch_add(1, Ordering::Acquire);
         if prev & REVOKING != 0 {
             self.state.fetch_sub(1, Ordering::Release);
@@ -134,10 +142,9 @@ impl<T> Revocable<T> {
         // SAFETY: `get_current` only reads the current task pointer.
         let me = unsafe { bindings::get_current() };
         if !self.dropping.swap(true, Ordering::AcqRel) {
-            if !self.wait_users() {
+            if !wait_bounded(|| self.state.load(Ordering::Acquire) == REVOKING) {
                 crate::pr_err!(
-                    "revocable: users still hold the object after {} ms (a leaked or long-held guard); not dropping it now\n",
-                    USER_WAIT_MS
+                    "revocable: users still hold the object after a bounded wait (a leaked or long-held guard); not dropping it now\n"
                 );
                 self.leaked.store(true, Ordering::Release);
                 return false;
@@ -149,33 +156,17 @@ impl<T> Revocable<T> {
             self.dropped.store(true, Ordering::Release);
             return true;
         }
-        let mut waited_ms = 0u32;
-        while !self.is_revoked() && !self.leaked.load(Ordering::Acquire) {
-            if self.revoker.load(Ordering::Relaxed) == me {
-                break;
-            }
-            if waited_ms == USER_WAIT_MS + 1_000 {
-                crate::pr_err!("revocable: a revocation takes over 10 s; not waiting for it\n");
-                break;
-            }
-            crate::delay::msleep(1);
-            waited_ms += 1;
+        // Another caller drops the object: wait until it is done, except
+        // inside that drop itself (`revoker == me`).
+        let settled = || {
+            self.is_revoked()
+                || self.leaked.load(Ordering::Acquire)
+                || self.revoker.load(Ordering::Relaxed) == me
+        };
+        if !wait_bounded(settled) {
+            crate::pr_err!("revocable: another revocation did not finish in time; not waiting for it\n");
         }
         false
-    }
-
-    /// Waits (sleeping) up to [`USER_WAIT_MS`] for the user count to reach
-    /// zero; whether it did.
-    fn wait_users(&self) -> bool {
-        let mut waited_ms = 0u32;
-        while self.state.load(Ordering::Acquire) != REVOKING {
-            if waited_ms == USER_WAIT_MS {
-                return false;
-            }
-            crate::delay::msleep(1);
-            waited_ms += 1;
-        }
-        true
     }
 
     /// Whether a revocation has dropped the object.

@@ -47,7 +47,7 @@ impl irq::Handler for Dropper {
             return irq::IrqReturn::None;
         }
         let _ = self.bar.try_access_with(|b| b.write32(status, IRQ_ACK));
-        let owned = self.slot.owned.lock().take();
+        let owned = self.slot.owned.lock_with(|o| o.take());
         if owned.is_some() {
             drop(owned);
             pr_info!("misuse: handler dropped its registration, allocation and pool\n");
@@ -92,10 +92,12 @@ impl pci::Driver for MisuseIrqDrop {
         let pool = DmaPool::<u64>::new(&dma, c_str!("misuse_irq_drop"), 0, 0)?;
         let block = pool.alloc_owned(GFP_KERNEL)?;
         drop(pool);
-        *slot.owned.lock() = Some(Owned {
-            coherent,
-            block,
-            registration,
+        slot.owned.lock_with(|o| {
+            *o = Some(Owned {
+                coherent,
+                block,
+                registration,
+            })
         });
         bar.try_access_with(|b| b.write32(1, IRQ_RAISE))?;
         pci::pin(MisuseIrqDrop)

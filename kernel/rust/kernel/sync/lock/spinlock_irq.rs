@@ -4,6 +4,8 @@
 //!
 //! C header: [`include/linux/spinlock.h`](srctree/include/linux/spinlock.h)
 
+use macros::pin_data;
+
 /// Creates a [`SpinLockIrq`] initialiser with the given name and a
 /// newly-created lock class.
 #[macro_export]
@@ -24,17 +26,46 @@ pub use new_spinlock_irq;
 /// keeps interrupts off while held and restores their previous state on
 /// unlock, so it may be taken from any context.
 ///
+/// It is held only inside [`SpinLockIrq::lock_with`]: each unlock restores
+/// the interrupt state its lock saved, so guards released out of order
+/// would turn interrupts back on while a lock is still held, and a forgotten
+/// guard would leave them off for good. Closures nest, so locks are released
+/// in the reverse order they were taken.
+///
 /// # Examples
 ///
 /// ```
 /// use kernel::sync::{new_spinlock_irq, SpinLockIrq};
 ///
 /// let counter = KBox::pin_init(new_spinlock_irq!(0u32), GFP_KERNEL)?;
-/// *counter.lock() += 1;
-/// assert_eq!(*counter.lock(), 1);
+/// counter.lock_with(|c| *c += 1);
+/// assert_eq!(counter.lock_with(|c| *c), 1);
 /// # Ok::<(), Error>(())
 /// ```
-pub type SpinLockIrq<T> = super::Lock<T, SpinLockIrqBackend>;
+#[pin_data]
+pub struct SpinLockIrq<T> {
+    #[pin]
+    inner: super::Lock<T, SpinLockIrqBackend>,
+}
+
+impl<T> SpinLockIrq<T> {
+    /// A new lock protecting `t`, of lock class `key`.
+    pub fn new(
+        t: T,
+        name: &'static crate::str::CStr,
+        key: &'static crate::sync::LockClassKey,
+    ) -> impl crate::init::PinInit<Self> {
+        crate::pin_init!(Self {
+            inner <- super::Lock::new(t, name, key),
+        })
+    }
+
+    /// Runs `f` with the lock held and local interrupts off.
+    pub fn lock_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut guard = self.inner.lock();
+        f(&mut guard)
+    }
+}
 
 /// A kernel `spinlock_t` backend locked with `spin_lock_irqsave`.
 pub struct SpinLockIrqBackend;
