@@ -342,6 +342,15 @@ fn dma_unbind_revokes() -> Result {
         pool.alloc_owned(GFP_KERNEL).err() == Some(ENXIO),
         "pool block after unbind is ENXIO",
     )?;
+    // A kept `DmaDevice` allocates nothing for an unbound device.
+    expect(
+        CoherentAllocation::<u64>::alloc_coherent(&b.dma, 8, GFP_KERNEL).err() == Some(ENXIO),
+        "coherent allocation after unbind is ENXIO",
+    )?;
+    expect(
+        DmaPool::<u64>::new(&b.dma, c_str!("dma_test_late"), 0, 0).err() == Some(ENXIO),
+        "pool after unbind is ENXIO",
+    )?;
     // Dropping what was already released does not free it twice.
     drop(kept);
     drop(pool);

@@ -135,7 +135,11 @@ pub fn boots(p: &Project, n: u32) -> Result<i32> {
             &format!(
                 "boot {i}/{n}: {}",
                 if bad {
-                    format!("REPORTED ({}): {}", report.findings.join(" | "), log.display())
+                    format!(
+                        "REPORTED ({}): {}",
+                        report.findings.join(" | "),
+                        log.display()
+                    )
                 } else {
                     "clean".to_string()
                 }

@@ -14,6 +14,7 @@ mod ktap;
 mod misuse;
 mod modules;
 mod qemu;
+mod results;
 mod setup;
 mod test;
 mod userspace;

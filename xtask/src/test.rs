@@ -739,6 +739,15 @@ pub fn test(p: &Project, steps: &[String]) -> Result<i32> {
     if on("evidence") {
         crate::evidence::c_tests(p, &ready, &mut t)?;
     }
+    crate::results::write(p, &t.results, &t.reasons)?;
+    say(
+        "test",
+        &format!(
+            "results for machines: {} and {}",
+            p.build.join("results/results.ktap").display(),
+            p.build.join("results/junit.xml").display()
+        ),
+    );
     summary(&t, start.elapsed());
     Ok(if t.count(Outcome::Fail) == 0 { 0 } else { 1 })
 }

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must not build: enter an RCU read-side critical section and forget its
+//! guard, so that the section never ends.
+
+use kernel::sync::rcu;
+
+pub fn stall() {
+    core::mem::forget(rcu::read_lock());
+}
+
+include!("case_module.rs");

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must build: a read section that ends when the closure returns.
+
+use kernel::sync::rcu;
+
+pub fn section() -> u32 {
+    rcu::read_lock_with(|_guard| 1)
+}
+
+include!("case_module.rs");
