@@ -55,10 +55,14 @@ commands:
                --append ARGS   extra kernel command line
                --timeout SECS  kill QEMU after this long (default 300)
                --memory MIB    guest RAM (default 256: edu's DMA reaches 256 MiB)
-  test [STEP]...
+  test [SELECTION]... [--list]
              build, boot and run every test; ends with `N passed, N failed`;
-             with STEPs, only those: host, quality, harness_canaries,
-             compile_fail, misuse, guest, evidence
+             with SELECTIONs, only those: a step (host, quality,
+             harness_canaries, compile_fail, misuse, guest, evidence),
+             harness_canaries.NAME, or a guest group or test (`dma`,
+             `edu_c`, `edu.edu_loads`: one boot runs the scripts printing
+             them); --list shows what can be selected and every test name
+             of the last run; results also go to build/results/ (KTAP, JUnit)
   boots N    boot the test kernel N times; count boots with a checker report
   demo       build, boot and show what dmabridge does
   bench dma  time the DMA bindings against direct C calls (benchmark kernel)

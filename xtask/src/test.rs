@@ -626,52 +626,69 @@ pub fn judge_guest(
     (report, checks)
 }
 
-fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
-    let manifest = Manifest::load(p)?;
-    // A test script missing from the manifest could print nothing and pass.
-    let mut unlisted = Vec::new();
-    for f in files_below(&p.root.join("guest/tests"))? {
-        let Some(name) = f.file_stem().map(|n| n.to_string_lossy().into_owned()) else {
-            continue;
-        };
-        if f.extension().is_some_and(|e| e == "sh") && !manifest.0.iter().any(|(g, _)| *g == name) {
-            unlisted.push(name);
-        }
-    }
-    t.add(
-        "guest.every_script_in_manifest".into(),
-        unlisted.is_empty(),
-        || {
-            format!(
-                "guest/tests/ scripts without a tests/manifest.txt group: {}",
-                unlisted.join(", ")
-            )
-        },
-    );
+/// The guest step: every script of `guest/tests` in one boot, or only
+/// `only` (then the checks of the whole step, the manifest's other groups and
+/// the comparison with docs/comparison.md, do not apply).
+fn guest(p: &Project, ready: &Ready, only: Option<&[String]>, t: &mut Tally) -> Result {
+    let mut manifest = Manifest::load(p)?;
     let timeout = Duration::from_secs(900);
-    let log = p.build.join("logs/test.log");
-    let opts = BootOpts::quiet(log.clone(), timeout);
     let start = Instant::now();
-    let boot = demo::boot_script(
-        p,
-        ready,
-        "test",
-        p.root.join("guest/run-tests.sh"),
-        &[],
-        opts,
-    )?;
+    let (boot, log) = match only {
+        None => {
+            every_script_in_manifest(p, &manifest, t)?;
+            let log = p.build.join("logs/test.log");
+            let opts = BootOpts::quiet(log.clone(), timeout);
+            let script = p.root.join("guest/run-tests.sh");
+            (demo::boot_script(p, ready, "test", script, &[], opts)?, log)
+        }
+        Some(only) => {
+            let scripts = guest_scripts(p)?;
+            manifest.0.retain(|(g, _)| {
+                BOOT_GROUPS.contains(&g.as_str())
+                    || script_of(&scripts, g).is_some_and(|s| only.iter().any(|o| o == s))
+            });
+            say(
+                "test",
+                &format!(
+                    "guest: only {}",
+                    if only.is_empty() {
+                        "the boot's own groups".to_string()
+                    } else {
+                        only.join(", ")
+                    }
+                ),
+            );
+            crate::canaries::boot_runner(
+                p,
+                ready,
+                crate::canaries::RunnerBoot {
+                    name: "test-selected".into(),
+                    modules: ready.modules.iter().map(|m| m.ko.clone()).collect(),
+                    tests: only
+                        .iter()
+                        .map(|s| (s.clone(), p.root.join(format!("guest/tests/{s}.sh"))))
+                        .collect(),
+                    script: None,
+                    append: Vec::new(),
+                    timeout,
+                },
+            )?
+        }
+    };
     say(
         "test",
         &format!("guest run took {}", crate::util::human(start.elapsed())),
     );
     let (report, checks) = judge_guest(&boot, timeout, &manifest, &log);
-    // The published comparison states this run's numbers.
-    let wrong = crate::compare::doc_disagreements(p, &report.results)?;
-    t.add(
-        "docs.comparison_matches_run".into(),
-        wrong.is_empty(),
-        || format!("{} (rerun `cargo xtask compare`)", wrong.join("; ")),
-    );
+    if only.is_none() {
+        // The published comparison states this run's numbers.
+        let wrong = crate::compare::doc_disagreements(p, &report.results)?;
+        t.add(
+            "docs.comparison_matches_run".into(),
+            wrong.is_empty(),
+            || format!("{} (rerun `cargo xtask compare`)", wrong.join("; ")),
+        );
+    }
     t.results.extend(
         report
             .results
@@ -686,6 +703,25 @@ fn guest(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
     Ok(())
 }
 
+/// A test script missing from the manifest could print nothing and pass.
+fn every_script_in_manifest(p: &Project, manifest: &Manifest, t: &mut Tally) -> Result {
+    let unlisted: Vec<String> = guest_scripts(p)?
+        .into_iter()
+        .filter(|name| !manifest.0.iter().any(|(g, _)| g == name))
+        .collect();
+    t.add(
+        "guest.every_script_in_manifest".into(),
+        unlisted.is_empty(),
+        || {
+            format!(
+                "guest/tests/ scripts without a tests/manifest.txt group: {}",
+                unlisted.join(", ")
+            )
+        },
+    );
+    Ok(())
+}
+
 /// The steps of `cargo xtask test`, in the order they run.
 pub const STEPS: &[&str] = &[
     "host",
@@ -697,22 +733,145 @@ pub const STEPS: &[&str] = &[
     "evidence",
 ];
 
-/// `cargo xtask test [STEP]...`: every step, or only the named ones.
-/// Returns 0 only if every test that ran passed.
-pub fn test(p: &Project, steps: &[String]) -> Result<i32> {
-    // `harness_canaries.NAME` runs one canary.
-    let step_of = |s: &str| s.split('.').next().unwrap_or("").to_string();
-    for s in steps {
-        if !STEPS.contains(&step_of(s).as_str()) {
-            crate::bail!("unknown step `{s}` (steps: {})", STEPS.join(", "));
+/// The guest test scripts (`guest/tests/NAME.sh`), by name.
+fn guest_scripts(p: &Project) -> Result<Vec<String>> {
+    let mut names: Vec<String> = files_below(&p.root.join("guest/tests"))?
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "sh"))
+        .filter_map(|f| f.file_stem().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The guest script that prints group `group`: the script of that name, or
+/// the longest one whose name and `_` start it (`edu_c_eductl_selftest` is
+/// printed by `edu_c.sh`).
+fn script_of<'a>(scripts: &'a [String], group: &str) -> Option<&'a str> {
+    scripts
+        .iter()
+        .filter(|s| group == s.as_str() || group.starts_with(&format!("{s}_")))
+        .max_by_key(|s| s.len())
+        .map(String::as_str)
+}
+
+/// Groups every guest boot prints, whichever scripts run.
+const BOOT_GROUPS: &[&str] = &["rust_doctests_kernel", "checkers"];
+
+/// What `cargo xtask test` arguments select.
+#[derive(Debug, Default, PartialEq)]
+struct Selection {
+    /// Steps to run whole (all of them when nothing is selected).
+    steps: Vec<String>,
+    /// Canaries named as `harness_canaries.NAME`.
+    canaries: Vec<String>,
+    /// Guest scripts to run in one guest boot (without the whole guest step).
+    scripts: Vec<String>,
+    /// A guest boot runs for its own groups (doctests, checkers) alone.
+    boot: bool,
+}
+
+impl Selection {
+    /// Sorts the arguments: a step, `harness_canaries.NAME`, or a guest
+    /// group or test (`dma`, `edu_c`, `edu.edu_loads`: the script printing
+    /// its group runs), `xtask`/`eductl` (host tests).
+    fn parse(args: &[String], scripts: &[String]) -> Result<Selection> {
+        let mut sel = Selection::default();
+        for a in args {
+            let group = a.split('.').next().unwrap_or("");
+            let step = match group {
+                "xtask" | "eductl" => Some("host"),
+                g if STEPS.contains(&g) => Some(g),
+                _ => None,
+            };
+            if let Some(step) = step {
+                if let Some(c) = a.strip_prefix("harness_canaries.") {
+                    sel.canaries.push(c.to_string());
+                }
+                if !sel.steps.iter().any(|s| s == step) {
+                    sel.steps.push(step.to_string());
+                }
+            } else if let Some(s) = script_of(scripts, group) {
+                if !sel.scripts.iter().any(|x| x == s) {
+                    sel.scripts.push(s.to_string());
+                }
+            } else if BOOT_GROUPS.contains(&group) {
+                // Printed by any guest boot, with or without scripts.
+                sel.boot = true;
+            } else {
+                crate::bail!(
+                    "no test or group `{a}` (steps: {}; guest groups: {}; `cargo xtask test --list` lists every test)",
+                    STEPS.join(", "),
+                    scripts.join(", ")
+                );
+            }
+        }
+        Ok(sel)
+    }
+
+    fn everything(&self) -> bool {
+        self.steps.is_empty() && self.scripts.is_empty() && !self.boot
+    }
+
+    fn on(&self, step: &str) -> bool {
+        self.everything() || self.steps.iter().any(|s| s == step)
+    }
+
+    /// Whether a guest boot of only the selected scripts runs.
+    fn guest_subset(&self) -> bool {
+        !self.on("guest") && (!self.scripts.is_empty() || self.boot)
+    }
+}
+
+/// `cargo xtask test --list`: what can be selected, and every test name of
+/// the last run (`build/results/results.ktap`).
+fn list(p: &Project, scripts: &[String]) -> Result<i32> {
+    println!("steps: {}", STEPS.join(" "));
+    println!("guest groups (each runs its script): {}", scripts.join(" "));
+    for (step, dir) in [
+        ("harness_canaries", "tests/canaries"),
+        ("compile_fail", "tests/compile-fail"),
+        ("misuse", "tests/misuse"),
+    ] {
+        let mut cases: Vec<String> = fs::read_dir(p.root.join(dir))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        cases.sort();
+        println!("{step}: {}", cases.join(" "));
+    }
+    let last = p.build.join("results/results.ktap");
+    match fs::read_to_string(&last) {
+        Ok(k) => {
+            let names = ktap::parse(&k).results;
+            println!(
+                "\nevery test of the last run ({}, {}):",
+                names.len(),
+                last.display()
+            );
+            for r in names {
+                println!("{}", r.name);
+            }
+        }
+        Err(_) => {
+            println!("\n(no run yet: a run of `cargo xtask test` lists every test name here)")
         }
     }
-    let on = |step: &str| steps.is_empty() || steps.iter().any(|s| step_of(s) == step);
-    let canaries: Vec<String> = steps
-        .iter()
-        .filter_map(|s| s.strip_prefix("harness_canaries."))
-        .map(String::from)
-        .collect();
+    Ok(0)
+}
+
+/// `cargo xtask test [SELECTION]...`: every step, or only what the arguments
+/// select (see [`Selection::parse`]); `--list` lists the names.
+/// Returns 0 only if every test that ran passed.
+pub fn test(p: &Project, args: &[String]) -> Result<i32> {
+    let scripts = guest_scripts(p)?;
+    if args.iter().any(|a| a == "--list") {
+        return list(p, &scripts);
+    }
+    let sel = Selection::parse(args, &scripts)?;
+    let on = |step: &str| sel.on(step);
+    let canaries = sel.canaries.clone();
     let start = Instant::now();
     let mut t = Tally::default();
     if on("host") {
@@ -734,7 +893,9 @@ pub fn test(p: &Project, steps: &[String]) -> Result<i32> {
         crate::misuse::misuse_tests(p, &ready, &mut t)?;
     }
     if on("guest") {
-        guest(p, &ready, &mut t)?;
+        guest(p, &ready, None, &mut t)?;
+    } else if sel.guest_subset() {
+        guest(p, &ready, Some(&sel.scripts), &mut t)?;
     }
     if on("evidence") {
         crate::evidence::c_tests(p, &ready, &mut t)?;
@@ -804,6 +965,37 @@ fn summary(t: &Tally, took: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn selection_by_step_group_and_test() {
+        let scripts = names(&["dma", "edu", "edu_c", "edu_timeout", "harness"]);
+        let sel = Selection::parse(&names(&["dma"]), &scripts).unwrap();
+        assert_eq!(sel.scripts, names(&["dma"]));
+        assert!(!sel.on("guest") && !sel.on("host") && sel.guest_subset());
+        let sel = Selection::parse(
+            &names(&["edu_c_eductl_selftest.factorial_5", "edu.edu_loads"]),
+            &scripts,
+        )
+        .unwrap();
+        assert_eq!(sel.scripts, names(&["edu_c", "edu"]));
+        let sel = Selection::parse(
+            &names(&["misuse", "harness_canaries.leak", "xtask"]),
+            &scripts,
+        )
+        .unwrap();
+        assert_eq!(sel.steps, names(&["misuse", "harness_canaries", "host"]));
+        assert_eq!(sel.canaries, names(&["leak"]));
+        assert!(!sel.guest_subset());
+        let sel = Selection::parse(&names(&["rust_doctests_kernel"]), &scripts).unwrap();
+        assert!(sel.scripts.is_empty() && sel.guest_subset());
+        assert!(Selection::parse(&names(&["nosuch"]), &scripts).is_err());
+        let all = Selection::parse(&[], &scripts).unwrap();
+        assert!(all.on("guest") && all.on("evidence") && !all.guest_subset());
+    }
 
     #[test]
     fn libtest_lines() {

@@ -2,10 +2,10 @@
 
 //! Must build: a read section that ends when the closure returns.
 
-use kernel::sync::rcu;
+use kernel::{prelude::*, sync::rcu};
 
-pub fn section() -> u32 {
-    rcu::read_lock_with(|_guard| 1)
+pub fn section() -> Result<u32> {
+    Ok(rcu::read_lock_with(|_guard| 1))
 }
 
 include!("case_module.rs");
