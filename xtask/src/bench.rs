@@ -138,14 +138,51 @@ pub fn bench(p: &Project, args: &[String]) -> Result<i32> {
         worst = worst.max(ratio);
         println!("{op:<22} {r:>12.1} {c:>12.1} {ratio:>8.3} {runs:>5}");
     }
+    let json_path = p.root.join("docs/performance-dma.json");
+    crate::util::write_if_changed(&json_path, json(&rows).as_bytes())?;
+    say(
+        "bench",
+        &format!("numbers for machines: {}", json_path.display()),
+    );
     println!();
     println!("worst rust/c ratio: {worst:.2}");
     Ok(0)
 }
 
+/// The table as JSON: per operation the median ns/op of each side, the
+/// ratio and the number of runs, and the worst ratio.
+pub fn json(rows: &[(String, f64, f64, usize)]) -> String {
+    let worst = rows.iter().map(|(_, r, c, _)| r / c).fold(0.0, f64::max);
+    let ops: Vec<String> = rows
+        .iter()
+        .map(|(op, r, c, runs)| {
+            format!(
+                "    {{\"op\": \"{op}\", \"rust_ns_per_op\": {r:.1}, \"c_ns_per_op\": {c:.1}, \"ratio\": {:.3}, \"runs\": {runs}}}",
+                r / c
+            )
+        })
+        .collect();
+    format!(
+        "{{\n  \"bench\": \"dma\",\n  \"operations\": [\n{}\n  ],\n  \"worst_ratio\": {worst:.3}\n}}\n",
+        ops.join(",\n")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_of_the_table() {
+        let rows = vec![
+            ("map_unmap".to_string(), 110.0, 100.0, 5),
+            ("pool".to_string(), 50.0, 50.0, 5),
+        ];
+        assert_eq!(
+            json(&rows),
+            "{\n  \"bench\": \"dma\",\n  \"operations\": [\n    {\"op\": \"map_unmap\", \"rust_ns_per_op\": 110.0, \"c_ns_per_op\": 100.0, \"ratio\": 1.100, \"runs\": 5},\n    {\"op\": \"pool\", \"rust_ns_per_op\": 50.0, \"c_ns_per_op\": 50.0, \"ratio\": 1.000, \"runs\": 5}\n  ],\n  \"worst_ratio\": 1.100\n}\n"
+        );
+    }
 
     #[test]
     fn parses_and_compares() {
