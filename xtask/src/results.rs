@@ -155,7 +155,7 @@ mod tests {
                 return false;
             };
             let tag = &rest[i + 1..i + j];
-            if tag.matches('"').count() % 2 != 0 {
+            if tag.matches('"').count() % 2 == 1 {
                 return false;
             }
             if let Some(name) = tag.strip_prefix('/') {

@@ -16,6 +16,7 @@
  * is freed, because the deferred code may be the module's.
  */
 
+#include <linux/atomic.h>
 #include <linux/jiffies.h>
 #include <linux/limits.h>
 #include <linux/module.h>
@@ -36,6 +37,8 @@ struct dmabridge_tracked {
 };
 
 static LIST_HEAD(dmabridge_tracked_list);
+/* Deferred releases queued and not finished yet. */
+static atomic_t dmabridge_deferred_pending = ATOMIC_INIT(0);
 static DEFINE_MUTEX(dmabridge_tracked_lock);
 static struct workqueue_struct *dmabridge_wq;
 
@@ -104,17 +107,21 @@ static int dmabridge_module_notify(struct notifier_block *nb,
 		t->sweep(t);
 	/*
 	 * Work the module queued on the system workqueues (the kernel crate's
-	 * workqueue API) may run its code: wait for it. Work that queues
-	 * itself again while this runs is not waited for.
+	 * workqueue API) and deferred releases may run its code: wait for
+	 * them, until no deferred release is pending (one may queue another,
+	 * or queue system work). Work that keeps queueing itself is not
+	 * waited for.
 	 */
-	__flush_workqueue(system_wq);
-	__flush_workqueue(system_highpri_wq);
-	__flush_workqueue(system_long_wq);
-	__flush_workqueue(system_unbound_wq);
-	__flush_workqueue(system_freezable_wq);
-	__flush_workqueue(system_power_efficient_wq);
-	__flush_workqueue(system_freezable_power_efficient_wq);
-	__flush_workqueue(dmabridge_wq);
+	do {
+		__flush_workqueue(system_wq);
+		__flush_workqueue(system_highpri_wq);
+		__flush_workqueue(system_long_wq);
+		__flush_workqueue(system_unbound_wq);
+		__flush_workqueue(system_freezable_wq);
+		__flush_workqueue(system_power_efficient_wq);
+		__flush_workqueue(system_freezable_power_efficient_wq);
+		__flush_workqueue(dmabridge_wq);
+	} while (atomic_read(&dmabridge_deferred_pending));
 	return NOTIFY_OK;
 }
 
@@ -140,6 +147,7 @@ static void dmabridge_deferred_run(struct work_struct *work)
 
 	d->fn(d->data);
 	kfree(d);
+	atomic_dec(&dmabridge_deferred_pending);
 }
 
 /* Runs @fn(@data) from process context; -ENOMEM if it cannot be queued. */
@@ -155,6 +163,7 @@ int rust_helper_dmabridge_defer(void (*fn)(void *data), void *data)
 	INIT_WORK(&d->work, dmabridge_deferred_run);
 	d->fn = fn;
 	d->data = data;
+	atomic_inc(&dmabridge_deferred_pending);
 	queue_work(dmabridge_wq, &d->work);
 	return 0;
 }
@@ -172,7 +181,7 @@ u64 rust_helper_dmabridge_jiffies(void)
  */
 bool rust_helper_dmabridge_may_sleep(void)
 {
-	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
+	return !preempt_count() && !irqs_disabled() && !rcu_preempt_depth();
 }
 
 static int __init dmabridge_module_init(void)
@@ -213,10 +222,11 @@ void rust_helper_dmabridge_keep_leaked(const void *ptr)
 
 /*
  * Tasks inside a callback the bindings run with a lock held that a
- * registration takes: a bus callback (probe, remove: the device lock, which
- * driver registration takes to attach) or a misc open (the misc lock).
- * Mirrored by `kernel::lifetime::CallbackNode` (`#[repr(C)]`); nodes live on
- * the callback's stack.
+ * registration takes: a bus callback (probe, remove, devres release: the
+ * device lock, which driver registration takes to attach) or a misc open (the
+ * misc lock). Nodes are allocated here, not on the callback's stack: a
+ * callback that never returns (its thread exits) leaves a stale node, never a
+ * dangling one.
  */
 struct dmabridge_callback {
 	struct list_head node;
@@ -227,15 +237,20 @@ struct dmabridge_callback {
 static LIST_HEAD(dmabridge_callbacks);
 static DEFINE_SPINLOCK(dmabridge_callbacks_lock);
 
-void rust_helper_dmabridge_callback_enter(void *callback)
+/* Marks the current task inside a callback of @kind; NULL without memory. */
+void *rust_helper_dmabridge_callback_enter(unsigned int kind)
 {
-	struct dmabridge_callback *c = callback;
+	struct dmabridge_callback *c = kmalloc(sizeof(*c), GFP_KERNEL);
 	unsigned long flags;
 
+	if (!c)
+		return NULL;
 	c->task = current;
+	c->kind = kind;
 	spin_lock_irqsave(&dmabridge_callbacks_lock, flags);
 	list_add(&c->node, &dmabridge_callbacks);
 	spin_unlock_irqrestore(&dmabridge_callbacks_lock, flags);
+	return c;
 }
 
 void rust_helper_dmabridge_callback_exit(void *callback)
@@ -246,6 +261,7 @@ void rust_helper_dmabridge_callback_exit(void *callback)
 	spin_lock_irqsave(&dmabridge_callbacks_lock, flags);
 	list_del(&c->node);
 	spin_unlock_irqrestore(&dmabridge_callbacks_lock, flags);
+	kfree(c);
 }
 
 /* Whether the current task is inside a callback of one of the @kinds. */
@@ -255,6 +271,8 @@ bool rust_helper_dmabridge_in_callback(unsigned int kinds)
 	unsigned long flags;
 	bool found = false;
 
+	if (!in_task())
+		return false;
 	spin_lock_irqsave(&dmabridge_callbacks_lock, flags);
 	list_for_each_entry(c, &dmabridge_callbacks, node) {
 		if (c->task == current && (c->kind & kinds)) {

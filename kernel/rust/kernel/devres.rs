@@ -64,7 +64,9 @@ impl<T: Send + Sync + 'static> Devres<T> {
     unsafe extern "C" fn devres_callback(ptr: *mut c_void) {
         // SAFETY: `ptr` is the `Arc` reference `new` gave to the action, and devres calls each action exactly once.
         let inner = unsafe { Arc::from_raw(ptr as *const Revocable<T>) };
-        inner.revoke();
+        // Devres releases run under the device lock, like remove: the
+        // resource's drop (driver code) must not register drivers there.
+        crate::lifetime::as_callback(crate::lifetime::Callback::Device, || inner.revoke());
     }
 
     /// Accesses the resource, or `None` once the device was unbound.

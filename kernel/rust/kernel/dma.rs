@@ -437,9 +437,9 @@ impl DmaDevice {
         })?;
         let action = Arc::into_raw(binding.clone());
         // SAFETY: `unbind_action` takes back this `Arc` reference exactly once, at unbind.
-        if let Err(e) =
-            unsafe { crate::devres::add_action(dev, Self::unbind_action, action as *mut c_void) }
-        {
+        let added =
+            unsafe { crate::devres::add_action(dev, Self::unbind_action, action as *mut c_void) };
+        if let Err(e) = added {
             // Not registered: the reference is ours again. (Quiescing now
             // would stop the device's bus mastering in the middle of probe.)
             // SAFETY: From `Arc::into_raw` above, not handed to anyone.
@@ -565,10 +565,7 @@ impl Access<'_> {
     /// Maps a list of buffers as one scatter-gather list (`dma_map_sgtable`).
     /// The mapping owns the list ([`SgMapping::unmap`] gives it back), for the
     /// reason [`Access::map_single`] gives.
-    pub fn map_sg<D: Direction, B: DmaBuffer>(
-        &self,
-        bufs: KVec<B>,
-    ) -> Result<SgMapping<'_, D, B>> {
+    pub fn map_sg<D: Direction, B: DmaBuffer>(&self, bufs: KVec<B>) -> Result<SgMapping<'_, D, B>> {
         SgMapping::new(self.binding(), bufs)
     }
 }

@@ -136,6 +136,7 @@ impl<T: RegistrationOps + 'static> Registration<T> {
         name: &'static CStr,
         module: &'static ThisModule,
     ) -> Result<Pin<crate::alloc::KBox<Self>>> {
+        crate::lifetime::need_sleepable(name)?;
         if in_callback(Callback::Device) || in_callback(Callback::MiscOpen) {
             // Registering attaches matching devices under their device lock
             // (held here if the device is the one being probed) and may probe
@@ -160,7 +161,10 @@ impl<T: RegistrationOps + 'static> Registration<T> {
         Tracked::registered(&inner, module.as_ptr())?;
         // INVARIANT: Registered above.
         // A failed allocation drops the handle, which unregisters.
-        Ok(crate::alloc::KBox::pin(Self { inner }, crate::alloc::flags::GFP_KERNEL)?)
+        Ok(crate::alloc::KBox::pin(
+            Self { inner },
+            crate::alloc::flags::GFP_KERNEL,
+        )?)
     }
 }
 
@@ -170,7 +174,11 @@ impl<T: RegistrationOps + 'static> Drop for Registration<T> {
         let release = move || Tracked::release(&inner);
         if in_callback(Callback::Device) || in_callback(Callback::MiscOpen) {
             // Unregistering detaches devices under their device lock.
-            crate::lifetime::defer("driver registration", "in a driver or misc open callback", release);
+            crate::lifetime::defer(
+                "driver registration",
+                "in a driver or misc open callback",
+                release,
+            );
         } else {
             crate::lifetime::release_sleepable("driver registration", release);
         }

@@ -45,6 +45,16 @@ pub fn may_sleep() -> bool {
     unsafe { bindings::dmabridge_may_sleep() }
 }
 
+/// `EINVAL` and a log line naming `what` unless the caller may sleep: for
+/// operations that sleep (registrations), refused in atomic context.
+pub(crate) fn need_sleepable(what: &crate::str::CStr) -> Result {
+    if may_sleep() {
+        return Ok(());
+    }
+    pr_err!("{}: registered in atomic context; refused\n", what);
+    Err(EINVAL)
+}
+
 /// Runs `f` now if the caller may sleep ([`may_sleep`]); otherwise from a
 /// workqueue, with a log line naming `what`. If the work cannot be queued
 /// (no memory in atomic context), `f` is leaked, never run: what it would
@@ -61,7 +71,11 @@ pub(crate) fn release_sleepable<F: FnOnce() + Send + 'static>(what: &str, f: F) 
 /// `what` was dropped `where_`; leaks `f` if that cannot be arranged.
 pub(crate) fn defer<F: FnOnce() + Send + 'static>(what: &str, where_: &str, f: F) {
     let Ok(slot) = KBox::<F>::new_uninit(GFP_ATOMIC) else {
-        pr_err!("{} dropped {} with no memory to defer its release: leaked\n", what, where_);
+        pr_err!(
+            "{} dropped {} with no memory to defer its release: leaked\n",
+            what,
+            where_
+        );
         core::mem::forget(f);
         return;
     };
@@ -69,7 +83,12 @@ pub(crate) fn defer<F: FnOnce() + Send + 'static>(what: &str, where_: &str, f: F
     // SAFETY: `run::<F>` takes back the box exactly once, when the work runs.
     let r = unsafe { bindings::dmabridge_defer(Some(run::<F>), raw.cast()) };
     if r != 0 {
-        pr_err!("{} dropped {}: its release could not be deferred ({}): leaked\n", what, where_, r);
+        pr_err!(
+            "{} dropped {}: its release could not be deferred ({}): leaked\n",
+            what,
+            where_,
+            r
+        );
         // SAFETY: Not queued: the box is ours again. Leaking it (and `f`) is safe.
         core::mem::forget(unsafe { KBox::from_raw(raw) });
         return;
@@ -159,25 +178,22 @@ pub(crate) enum Callback {
     MiscOpen = 2,
 }
 
-/// A task inside a [`Callback`] (`struct dmabridge_callback`).
-#[repr(C)]
-struct CallbackNode {
-    list: bindings::list_head,
-    task: *mut bindings::task_struct,
-    kind: u32,
-}
-
 /// Runs `f` as a callback of kind `kind`: [`in_callback`] tells code that
 /// `f` calls where it runs.
+///
+/// The helpers keep the mark in a node of their own (not on this stack): a
+/// callback that never returns (its thread exits, e.g. a failed KUnit
+/// assertion or an oops) leaves a stale mark, which only makes later checks of
+/// a task with the same address answer "inside" (a refused registration),
+/// never a dangling pointer. Without memory for the node, `f` runs unmarked.
 pub(crate) fn as_callback<R>(kind: Callback, f: impl FnOnce() -> R) -> R {
-    let node = Opaque::<CallbackNode>::uninit();
-    // SAFETY: `node` is a valid place for the node; we set the kind, the helper the rest.
-    unsafe { (*node.get()).kind = kind as u32 };
-    // SAFETY: `node` stays in place (a local, borrowed until the exit below) while listed.
-    unsafe { bindings::dmabridge_callback_enter(node.get().cast()) };
+    // SAFETY: Allocates and lists a node for the current task, or returns null.
+    let node = unsafe { bindings::dmabridge_callback_enter(kind as u32) };
     let r = f();
-    // SAFETY: Listed by the enter above; unlisted before `node` goes out of scope. (The bindings' callbacks return normally: a kernel panic does not unwind.)
-    unsafe { bindings::dmabridge_callback_exit(node.get().cast()) };
+    if !node.is_null() {
+        // SAFETY: Listed by the enter above, unlisted and freed once here.
+        unsafe { bindings::dmabridge_callback_exit(node) };
+    }
     r
 }
 
@@ -270,14 +286,19 @@ impl<R: Unregister + 'static> Tracked<R> {
             (*node).module = module;
             (*node).sweep = Some(Self::sweep);
         }
+        // The list's reference exists before the node is listed: a sweep may
+        // take it the moment the helper's lock is released.
+        let listed = Arc::into_raw(this.clone());
         // SAFETY: `node` is valid and pinned in the `Arc` (first field, `repr(C)`).
-        match unsafe { bindings::dmabridge_track(node.cast()) } {
-            0 => Ok(()),
-            1 => {
-                // INVARIANT: Listed: the list owns this reference.
-                let _ = Arc::into_raw(this.clone());
-                Ok(())
-            }
+        let r = unsafe { bindings::dmabridge_track(node.cast()) };
+        if r != 1 {
+            // Not listed: the reference is ours again.
+            // SAFETY: From `Arc::into_raw` above; the list never had it.
+            drop(unsafe { Arc::from_raw(listed) });
+        }
+        match r {
+            // INVARIANT: Listed (1), the list owns `listed`; or built-in code (0).
+            0 | 1 => Ok(()),
             _ => {
                 pr_err!(
                     "{}: registered while its module is going away; unregistered\n",

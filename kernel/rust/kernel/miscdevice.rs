@@ -25,11 +25,7 @@ use crate::{
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
     ThisModule,
 };
-use core::{
-    ffi::c_void,
-    marker::PhantomData,
-    pin::Pin,
-};
+use core::{ffi::c_void, marker::PhantomData, pin::Pin};
 
 /// Where `llseek` counts from.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -228,6 +224,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     ) -> Result<Pin<KBox<Self>>> {
         // SAFETY: `name` is a valid C string (static or owned by `owned`).
         let shown = unsafe { CStr::from_char_ptr(name) };
+        crate::lifetime::need_sleepable(shown)?;
         if in_misc_open() {
             crate::pr_err!(
                 "misc device {}: registered from a misc open, which holds the misc lock; refused\n",

@@ -256,9 +256,8 @@ impl<T: Driver> Adapter<T> {
         };
         // The device lock is held: a driver registration from here would
         // deadlock attaching this very device (see `driver::Registration`).
-        let probed = crate::lifetime::as_callback(crate::lifetime::Callback::Device, || {
-            T::probe(dev, info)
-        });
+        let probed =
+            crate::lifetime::as_callback(crate::lifetime::Callback::Device, || T::probe(dev, info));
         match probed {
             Ok(data) => {
                 let ptr = data.into_foreign();
@@ -774,7 +773,10 @@ impl<const SIZE: usize> Bar<SIZE> {
         // SAFETY: The device is valid; the helper reads its enable count.
         if !unsafe { bindings::pci_is_enabled(pdev.as_raw()) } {
             // Memory decoding is off: reads would see all-ones, writes vanish.
-            crate::pr_err!("pci: BAR {} mapped before the device was enabled; refused\n", num);
+            crate::pr_err!(
+                "pci: BAR {} mapped before the device was enabled; refused\n",
+                num
+            );
             return Err(EINVAL);
         }
         let len = pdev.resource_len(num)?;

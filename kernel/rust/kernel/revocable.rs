@@ -156,15 +156,23 @@ impl<T> Revocable<T> {
             self.dropped.store(true, Ordering::Release);
             return true;
         }
-        // Another caller drops the object: wait until it is done, except
-        // inside that drop itself (`revoker == me`).
-        let settled = || {
-            self.is_revoked()
-                || self.leaked.load(Ordering::Acquire)
-                || self.revoker.load(Ordering::Relaxed) == me
-        };
-        if !wait_bounded(settled) {
-            crate::pr_err!("revocable: another revocation did not finish in time; not waiting for it\n");
+        // Another caller drops the object: wait until it is done (its own
+        // wait for users is bounded; the drop itself is the object's), except
+        // inside that drop itself (`revoker == me`). Not bounded: a caller
+        // that frees what the object guards (unbind's next devres actions,
+        // e.g. the IRQ vectors after `free_irq`) must not run before it.
+        let mut waited_ms = 0u32;
+        while !(self.is_revoked()
+            || self.leaked.load(Ordering::Acquire)
+            || self.revoker.load(Ordering::Relaxed) == me)
+        {
+            if waited_ms > 0 && waited_ms % 10_000 == 0 {
+                crate::pr_warn!(
+                    "revocable: still waiting for another revocation to drop the object\n"
+                );
+            }
+            crate::delay::msleep(10);
+            waited_ms += 10;
         }
         false
     }

@@ -29,7 +29,6 @@ impl Guard {
         unsafe { bindings::rcu_read_lock() };
         Self(PhantomData)
     }
-
 }
 
 impl Drop for Guard {

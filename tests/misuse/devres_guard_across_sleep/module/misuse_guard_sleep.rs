@@ -37,7 +37,10 @@ impl pci::Driver for MisuseGuardSleep {
                 b.read32(0)
             });
             match id {
-                Ok(id) => pr_info!("misuse: BAR read after a 2 s sleep under the guard: {:#x}\n", id),
+                Ok(id) => pr_info!(
+                    "misuse: BAR read after a 2 s sleep under the guard: {:#x}\n",
+                    id
+                ),
                 Err(e) => pr_err!("misuse: guard refused: {:?}\n", e),
             }
         })?;

@@ -13,7 +13,12 @@ impl irq::Handler for Quiet {
 }
 
 pub fn request(pdev: &pci::Device<Core>) -> Result<irq::Registration<Quiet>> {
-    irq::Registration::new(pdev.irq_vector(0)?, irq::Flags::SHARED, c_str!("own"), Quiet)
+    irq::Registration::new(
+        pdev.irq_vector(0)?,
+        irq::Flags::SHARED,
+        c_str!("own"),
+        Quiet,
+    )
 }
 
 include!("case_module.rs");

@@ -67,8 +67,9 @@ impl<T> SpinLockIrq<T> {
     }
 }
 
-/// A kernel `spinlock_t` backend locked with `spin_lock_irqsave`.
-pub struct SpinLockIrqBackend;
+/// A kernel `spinlock_t` backend locked with `spin_lock_irqsave`. Not public:
+/// a `Lock` of it would hand out guards that can be dropped out of order.
+pub(crate) struct SpinLockIrqBackend;
 
 // SAFETY: The kernel `spinlock_t` ensures mutual exclusion; the guard state is
 // the interrupt state `spin_lock_irqsave` saved, which `unlock` restores.
