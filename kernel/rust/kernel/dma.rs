@@ -436,9 +436,9 @@ impl DmaDevice {
             unsafe { bindings::dmabridge_live_free(live) }
         })?;
         let action = Arc::into_raw(binding.clone());
+        let data = action as *mut c_void;
         // SAFETY: `unbind_action` takes back this `Arc` reference exactly once, at unbind.
-        let added =
-            unsafe { crate::devres::add_action(dev, Self::unbind_action, action as *mut c_void) };
+        let added = unsafe { crate::devres::add_action(dev, Self::unbind_action, data) };
         if let Err(e) = added {
             // Not registered: the reference is ours again. (Quiescing now
             // would stop the device's bus mastering in the middle of probe.)
