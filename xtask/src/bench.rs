@@ -73,10 +73,9 @@ pub fn table(samples: &[Sample]) -> Vec<(String, f64, f64, usize)> {
 }
 
 /// `cargo xtask bench dma`.
-pub fn bench(p: &Project, args: &[String]) -> Result<i32> {
-    match args {
-        [what] if what == "dma" => {}
-        _ => bail!("usage: cargo xtask bench dma"),
+pub fn bench(p: &Project, what: &str) -> Result<i32> {
+    if what != "dma" {
+        bail!("no benchmark `{what}` (there is: dma)");
     }
     setup::setup(p)?;
     say(

@@ -97,19 +97,53 @@ pub fn run(p: &Project, args: &RunArgs) -> Result<i32> {
         }
     }
     let ready = prepare(p)?;
-    let timeout = args.timeout.unwrap_or(Duration::from_secs(300));
+    // Under a debugger the guest waits for the user: a day, unless given.
+    let timeout = args
+        .timeout
+        .unwrap_or(Duration::from_secs(if args.gdb { 86_400 } else { 300 }));
     let log = p.build.join("logs/run.log");
+    let gdb_port = args.gdb.then_some(GDB_PORT);
+    if let Some(port) = gdb_port {
+        let cmd = qemu::gdb_command(p, &ready.kernel, port)?;
+        say(
+            "run",
+            &format!(
+                "QEMU waits for gdb on 127.0.0.1:{port}; in another terminal:\n\n  {}\n",
+                shell_words(&cmd)
+            ),
+        );
+    }
     let opts = BootOpts {
         append: args.append.clone(),
         timeout,
         echo: true,
         log: log.clone(),
         memory_mib: args.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB),
+        gdb_port,
     };
     let boot = boot_script(p, &ready, "run", script, &args.drivers, opts)?;
     let code = finished(&boot, timeout, &log)?;
     say("run", &format!("guest script exited with status {code}"));
     Ok(code)
+}
+
+/// The port of `cargo xtask run --gdb`'s gdb stub (QEMU's usual one).
+pub const GDB_PORT: u16 = 1234;
+
+/// `cmd` as one line a POSIX shell runs as the same words.
+pub fn shell_words(cmd: &[String]) -> String {
+    cmd.iter()
+        .map(|w| {
+            if w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=@".contains(c))
+            {
+                w.clone()
+            } else {
+                initramfs::sh_quote(w)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `cargo xtask boots N`: boots the test kernel `n` times (the machine

@@ -118,8 +118,10 @@ pub fn pack(p: &Project, b: &Built, c: &Contents, name: &str) -> Result<PathBuf>
     fs::write(&env_file, &env)?;
     let list = dir.join(format!("{name}.list"));
     fs::write(&list, spec(&entries, &env_file))?;
-    // gen_init_cpio writes the archive to standard output as bytes.
-    let bytes = Command::new(&gen).arg(&list).output()?;
+    // gen_init_cpio writes the archive to standard output as bytes. One
+    // fixed time stamp for every entry: the same files make the same
+    // archive, byte for byte (the replay key of a boot hashes it).
+    let bytes = Command::new(&gen).args(["-t", "0"]).arg(&list).output()?;
     if !bytes.status.success() {
         bail!(
             "gen_init_cpio failed: {}",

@@ -336,10 +336,25 @@ fn is_dump_line(line: &str) -> bool {
             .is_some_and(|w| w.contains("+0x"))
 }
 
+/// Whether `line` is test-script output in KTAP (a version line, a plan, a
+/// result or a diagnostic), never a kernel message.
+fn is_ktap_line(line: &str) -> bool {
+    let t = line.trim();
+    let plan = t
+        .split_once("..")
+        .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
+    plan || t.starts_with("KTAP version ")
+        || t.starts_with("ok ")
+        || t.starts_with("not ok ")
+        || t.starts_with("# ")
+}
+
 /// `log` without the reports that start with one of `allowed`: that line,
 /// the `WARNING:` headline right after it, and the register and stack dump
-/// that follows; the first other line ends the report (so a report another
-/// CPU prints in between still counts).
+/// that follows; the first other kernel line ends the report (so a report
+/// another CPU prints in between still counts). The test script's KTAP
+/// lines share the console and may fall inside a dump: they are kept and do
+/// not end it.
 pub fn strip_reports(log: &str, allowed: &[&str]) -> String {
     let mut out = String::new();
     // 0: outside, 1: just after the allowed line, 2: in its dump.
@@ -352,6 +367,11 @@ pub fn strip_reports(log: &str, allowed: &[&str]) -> String {
         }
         if state == 1 && t.starts_with("WARNING: CPU: ") || state > 0 && is_dump_line(line) {
             state = 2;
+            continue;
+        }
+        if state > 0 && is_ktap_line(line) {
+            out.push_str(line);
+            out.push('\n');
             continue;
         }
         state = 0;
@@ -390,6 +410,19 @@ mod tests {
         let out = strip_reports(log, &["sysfs: cannot create duplicate filename"]);
         assert_eq!(out, "a\nWARNING: other\nCall Trace:\n");
         assert_eq!(strip_reports(log, &[]), log);
+    }
+
+    #[test]
+    fn script_output_inside_an_allowed_dump_is_kept() {
+        // The guest script's KTAP shares the console with the kernel's dump.
+        let log = "sysfs: cannot create duplicate filename 'x'\n    KTAP version 1\nCPU: 0 UID: 0 PID: 3\n\
+                   Tainted: [O]=OOT_MODULE\nCall Trace:\n <TASK>\n f+0x1\n    1..3\n </TASK>\nkobject: failed\n";
+        let out = strip_reports(log, &["sysfs: cannot create duplicate filename"]);
+        assert_eq!(out, "    KTAP version 1\n    1..3\nkobject: failed\n");
+        // A kernel line from elsewhere still ends the dump.
+        let other = "sysfs: cannot create duplicate filename 'x'\nBUG: KASAN: x\nCall Trace:\n";
+        let out = strip_reports(other, &["sysfs: cannot create duplicate filename"]);
+        assert_eq!(out, "BUG: KASAN: x\nCall Trace:\n");
     }
 
     const KUNIT: &str = "\

@@ -4,10 +4,13 @@
 //! (toolchain, kernel, modules), idempotently, and says what it is doing.
 
 mod bench;
+mod cache;
 mod canaries;
 mod compare;
+mod debugger;
 mod demo;
 mod evidence;
+mod ide;
 mod initramfs;
 mod kernel;
 mod ktap;
@@ -20,10 +23,11 @@ mod test;
 mod userspace;
 mod util;
 
+use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use util::{Error, Result};
+use util::Result;
 
 /// Where the project and its build products are.
 pub struct Project {
@@ -42,35 +46,141 @@ impl Project {
     }
 }
 
-const USAGE: &str = "\
-usage: cargo xtask <command> [options]
-
-commands:
-  setup      install the pinned toolchain (Debian rustc-web 1.85, clang, QEMU 10, bindgen)
-  kernel     unpack Linux 6.12, lay the overlay onto it, configure and build it
-  modules    build every out-of-tree module under drivers/
-  run        boot the kernel and run a script in the guest
-               --driver NAME   load drivers/NAME before the script (repeatable)
-               --script FILE   the script to run with /bin/sh (default: show the machine)
-               --append ARGS   extra kernel command line
-               --timeout SECS  kill QEMU after this long (default 300)
-               --memory MIB    guest RAM (default 256: edu's DMA reaches 256 MiB)
-  test [SELECTION]... [--list]
-             build, boot and run every test; ends with `N passed, N failed`;
-             with SELECTIONs, only those: a step (host, quality,
-             harness_canaries, compile_fail, misuse, guest, evidence),
-             harness_canaries.NAME, or a guest group or test (`dma`,
-             `edu_c`, `edu.edu_loads`: one boot runs the scripts printing
-             them); --list shows what can be selected and every test name
-             of the last run; results also go to build/results/ (KTAP, JUnit)
-  boots N    boot the test kernel N times; count boots with a checker report
-  demo       build, boot and show what dmabridge does
-  bench dma  time the DMA bindings against direct C calls (benchmark kernel)
-  evidence   each bug class in C (run under the checkers) and in Rust (must not
-             compile): writes docs/evidence.md
-  compare    Rust edu vs C edu_c (lines, unsafe, sizes, tests, checker reports):
-             writes docs/comparison.md
-";
+/// The command line: one subcommand each, with its own `--help`.
+fn cli() -> Command {
+    let plain = |name: &'static str, about: &'static str| Command::new(name).about(about);
+    Command::new("cargo xtask")
+        .bin_name("cargo xtask")
+        .about("dmabridge's host tool: set-up, kernel build, QEMU runs, tests")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(plain(
+            "setup",
+            "install the pinned toolchain (Debian rustc-web, clang, QEMU 10, bindgen)",
+        ))
+        .subcommand(plain(
+            "kernel",
+            "unpack Linux 6.12, lay the overlay onto it, configure and build it",
+        ))
+        .subcommand(plain(
+            "modules",
+            "build every out-of-tree module under drivers/",
+        ))
+        .subcommand(
+            plain("run", "boot the kernel and run a script in the guest")
+                .arg(
+                    Arg::new("driver")
+                        .long("driver")
+                        .value_name("NAME")
+                        .action(ArgAction::Append)
+                        .help("load drivers/NAME before the script (repeatable)"),
+                )
+                .arg(
+                    Arg::new("script")
+                        .long("script")
+                        .value_name("FILE")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("the script to run with /bin/sh (default: show the machine)"),
+                )
+                .arg(
+                    Arg::new("append")
+                        .long("append")
+                        .value_name("ARGS")
+                        .action(ArgAction::Append)
+                        .help("extra kernel command line"),
+                )
+                .arg(
+                    Arg::new("timeout")
+                        .long("timeout")
+                        .value_name("SECS")
+                        .value_parser(value_parser!(u64).range(1..))
+                        .help("kill QEMU after this long (default 300; with --gdb, none)"),
+                )
+                .arg(
+                    Arg::new("memory")
+                        .long("memory")
+                        .value_name("MIB")
+                        .value_parser(value_parser!(u32).range(128..))
+                        .help("guest RAM in MiB (default 256: edu's DMA reaches 256 MiB)"),
+                )
+                .arg(Arg::new("gdb").long("gdb").action(ArgAction::SetTrue).help(
+                    "start QEMU's gdb stub (tcp::1234), stopped before the kernel \
+                             runs, and print the gdb command that attaches with the \
+                             kernel's and the modules' symbols",
+                )),
+        )
+        .subcommand(
+            plain(
+                "test",
+                "build, boot and run every test; ends with `N passed, N failed`",
+            )
+            .long_about(
+                "Builds, boots and runs every test and ends with `N passed, N failed`; \
+                 results also go to build/results/ (KTAP and JUnit XML).\n\n\
+                 With SELECTIONs, runs only those: a step (host, quality, harness_canaries, \
+                 compile_fail, misuse, guest, evidence), harness_canaries.NAME, or a guest \
+                 group or test (`dma`, `edu_c`, `edu.edu_loads`: one boot runs the scripts \
+                 printing them).\n\n\
+                 A guest boot or module build whose inputs are byte-identical to one in an \
+                 earlier fully passing run is replayed from its record and judged again; \
+                 --fresh runs everything.",
+            )
+            .arg(
+                Arg::new("selection")
+                    .value_name("SELECTION")
+                    .num_args(0..)
+                    .help("steps, groups or tests to run (default: everything)"),
+            )
+            .arg(
+                Arg::new("list")
+                    .long("list")
+                    .action(ArgAction::SetTrue)
+                    .help("list what can be selected and every test name of the last run"),
+            )
+            .arg(
+                Arg::new("fresh")
+                    .long("fresh")
+                    .action(ArgAction::SetTrue)
+                    .help("replay nothing: boot and build everything again"),
+            ),
+        )
+        .subcommand(
+            plain(
+                "boots",
+                "boot the test kernel N times; count boots with a checker report",
+            )
+            .arg(
+                Arg::new("n")
+                    .value_name("N")
+                    .required(true)
+                    .value_parser(value_parser!(u32).range(1..)),
+            ),
+        )
+        .subcommand(plain("demo", "build, boot and show what dmabridge does"))
+        .subcommand(
+            plain("bench", "benchmarks against C in the same boot").arg(
+                Arg::new("what")
+                    .required(true)
+                    .value_parser(["dma"])
+                    .help("dma: the DMA bindings against direct C calls (benchmark kernel)"),
+            ),
+        )
+        .subcommand(plain(
+            "evidence",
+            "each bug class in C (run under the checkers) and in Rust (must not compile): \
+             writes docs/evidence.md",
+        ))
+        .subcommand(plain(
+            "compare",
+            "Rust edu vs C edu_c (lines, unsafe, sizes, tests, checker reports): writes \
+             docs/comparison.md",
+        ))
+        .subcommand(plain(
+            "rust-analyzer",
+            "write rust-project.json: rust-analyzer then resolves the kernel crate, its \
+             macros and every module under drivers/ and tests/",
+        ))
+}
 
 /// Options of `run`.
 #[derive(Debug, Default, PartialEq)]
@@ -80,70 +190,41 @@ pub struct RunArgs {
     pub append: Vec<String>,
     pub timeout: Option<Duration>,
     pub memory_mib: Option<u32>,
+    pub gdb: bool,
 }
 
-/// Parses the options of `run`.
-pub fn parse_run_args(args: &[String]) -> Result<RunArgs> {
-    let mut r = RunArgs::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| Error(format!("{name} needs a value")))
+impl RunArgs {
+    fn from(m: &ArgMatches) -> RunArgs {
+        let all = |id: &str| -> Vec<String> {
+            m.get_many::<String>(id)
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default()
         };
-        match a.as_str() {
-            "--driver" => r.drivers.push(value("--driver")?),
-            "--script" => r.script = Some(PathBuf::from(value("--script")?)),
-            "--append" => r.append.push(value("--append")?),
-            "--timeout" => {
-                let v = value("--timeout")?;
-                let secs: u64 =
-                    v.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
-                        Error(format!("--timeout takes whole seconds, not `{v}`"))
-                    })?;
-                r.timeout = Some(Duration::from_secs(secs));
-            }
-            "--memory" => {
-                let v = value("--memory")?;
-                let mib: u32 = v.parse().ok().filter(|m| *m >= 128).ok_or_else(|| {
-                    Error(format!("--memory takes MiB (at least 128), not `{v}`"))
-                })?;
-                r.memory_mib = Some(mib);
-            }
-            other => bail!("unknown option `{other}` for run (see `cargo xtask help`)"),
+        RunArgs {
+            drivers: all("driver"),
+            script: m.get_one::<PathBuf>("script").cloned(),
+            append: all("append"),
+            timeout: m.get_one::<u64>("timeout").map(|s| Duration::from_secs(*s)),
+            memory_mib: m.get_one::<u32>("memory").copied(),
+            gdb: m.get_flag("gdb"),
         }
     }
-    Ok(r)
 }
 
-fn dispatch(args: &[String]) -> Result<i32> {
+fn dispatch(m: &ArgMatches) -> Result<i32> {
     let p = Project::new();
-    let Some(cmd) = args.first() else {
-        print!("{USAGE}");
-        return Ok(2);
-    };
-    let rest = &args[1..];
-    let no_options = |name: &str| -> Result {
-        if let Some(a) = rest.first() {
-            bail!("`{name}` takes no option `{a}`");
-        }
-        Ok(())
-    };
-    match cmd.as_str() {
+    let (cmd, sub) = m.subcommand().expect("clap requires a subcommand");
+    match cmd {
         "setup" => {
-            no_options("setup")?;
             setup::setup(&p)?;
             Ok(0)
         }
         "kernel" => {
-            no_options("kernel")?;
             setup::setup(&p)?;
             kernel::build(&p, &kernel::TEST)?;
             Ok(0)
         }
         "modules" => {
-            no_options("modules")?;
             setup::setup(&p)?;
             let b = kernel::build(&p, &kernel::TEST)?;
             for m in modules::build_all(&p, &b, kernel::TEST.name)? {
@@ -151,42 +232,30 @@ fn dispatch(args: &[String]) -> Result<i32> {
             }
             Ok(0)
         }
-        "run" => demo::run(&p, &parse_run_args(rest)?),
-        "test" => test::test(&p, rest),
-        "bench" => bench::bench(&p, rest),
-        "evidence" => {
-            no_options("evidence")?;
-            evidence::evidence(&p)
+        "run" => demo::run(&p, &RunArgs::from(sub)),
+        "test" => {
+            let selection: Vec<String> = sub
+                .get_many::<String>("selection")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default();
+            if sub.get_flag("list") {
+                return test::list(&p);
+            }
+            test::test(&p, &selection, sub.get_flag("fresh"))
         }
-        "compare" => {
-            no_options("compare")?;
-            compare::compare(&p)
-        }
-        "boots" => {
-            let n = match rest {
-                [n] => match n.parse() {
-                    Ok(n) => n,
-                    Err(_) => bail!("boots: `{n}` is not a number"),
-                },
-                _ => bail!("usage: cargo xtask boots N"),
-            };
-            demo::boots(&p, n)
-        }
-        "demo" => {
-            no_options("demo")?;
-            demo::demo(&p)
-        }
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(0)
-        }
-        other => bail!("unknown command `{other}` (see `cargo xtask help`)"),
+        "bench" => bench::bench(&p, sub.get_one::<String>("what").unwrap()),
+        "evidence" => evidence::evidence(&p),
+        "compare" => compare::compare(&p),
+        "boots" => demo::boots(&p, *sub.get_one::<u32>("n").unwrap()),
+        "demo" => demo::demo(&p),
+        "rust-analyzer" => ide::rust_analyzer(&p),
+        other => bail!("unknown command `{other}`"),
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match dispatch(&args) {
+    let m = cli().get_matches();
+    match dispatch(&m) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
             eprintln!("error: {e}");
@@ -199,13 +268,19 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
+    fn parse(v: &[&str]) -> std::result::Result<ArgMatches, clap::Error> {
+        cli().try_get_matches_from(std::iter::once("xtask").chain(v.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        cli().debug_assert();
     }
 
     #[test]
     fn run_args() {
-        let r = parse_run_args(&s(&[
+        let m = parse(&[
+            "run",
             "--driver",
             "edu",
             "--driver",
@@ -214,24 +289,39 @@ mod tests {
             "x.sh",
             "--timeout",
             "9",
-        ]))
+            "--gdb",
+        ])
         .unwrap();
+        let r = RunArgs::from(m.subcommand_matches("run").unwrap());
         assert_eq!(r.drivers, vec!["edu", "edu_c"]);
         assert_eq!(r.script, Some(PathBuf::from("x.sh")));
         assert_eq!(r.timeout, Some(Duration::from_secs(9)));
+        assert!(r.gdb);
     }
 
     #[test]
     fn run_args_errors() {
-        assert!(parse_run_args(&s(&["--script"])).is_err());
-        assert!(parse_run_args(&s(&["--bogus"])).is_err());
-        assert!(parse_run_args(&s(&["--timeout", "0"])).is_err());
-        assert!(parse_run_args(&s(&["--timeout", "soon"])).is_err());
+        assert!(parse(&["run", "--script"]).is_err());
+        assert!(parse(&["run", "--bogus"]).is_err());
+        assert!(parse(&["run", "--timeout", "0"]).is_err());
+        assert!(parse(&["run", "--timeout", "soon"]).is_err());
+        assert!(parse(&["run", "--memory", "64"]).is_err());
     }
 
     #[test]
     fn unknown_command_is_an_error() {
-        assert!(dispatch(&s(&["frobnicate"])).is_err());
-        assert!(dispatch(&s(&["kernel", "--fast"])).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&["kernel", "--fast"]).is_err());
+        assert!(parse(&["bench", "nothing"]).is_err());
+        assert!(parse(&["boots", "many"]).is_err());
+    }
+
+    #[test]
+    fn test_selection_and_flags() {
+        let m = parse(&["test", "dma", "edu.edu_loads", "--fresh"]).unwrap();
+        let t = m.subcommand_matches("test").unwrap();
+        let sel: Vec<&String> = t.get_many::<String>("selection").unwrap().collect();
+        assert_eq!(sel, ["dma", "edu.edu_loads"]);
+        assert!(t.get_flag("fresh") && !t.get_flag("list"));
     }
 }

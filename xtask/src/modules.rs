@@ -1,10 +1,11 @@
 //! `modules`: builds every out-of-tree module under `drivers/` against a built
 //! kernel flavor.
 
+use crate::cache;
 use crate::kernel::{rust_warnings, Built};
 use crate::setup::Tools;
 use crate::util::{
-    files_below, io_ctx, read_stamp, run_logged, say, write_if_changed, Logged, Result,
+    files_below, io_ctx, read_stamp, run_logged, say, write_if_changed, Hasher, Logged, Result,
 };
 use crate::{bail, Project};
 use std::fs;
@@ -38,7 +39,9 @@ pub fn driver_names(p: &Project) -> Result<Vec<String>> {
 pub const FORBID_UNSAFE: &str = "-Funsafe_code";
 
 /// Copies `src` into `dest` (only changed files) and runs `make M=dest`
-/// there, so the source folder stays free of build products.
+/// there, so the source folder stays free of build products. Inside
+/// `cargo xtask test`, a build whose inputs are unchanged since a passing run
+/// is replayed (see `cache`) when its modules are still in `dest` as built.
 pub fn make_external(
     p: &Project,
     b: &Built,
@@ -62,13 +65,86 @@ pub fn make_external(
         .arg(format!("DMABRIDGE_INCLUDE={}", include.display()))
         .arg("-j2")
         .arg("modules");
-    run_logged(
+    let key = build_key(p, b, src, &make)?;
+    let what = format!("build {log_name}");
+    if let Some(r) = cache::lookup(p, &what, &key).and_then(|r| decode_build(&r, dest)) {
+        return Ok(r);
+    }
+    let r = run_logged(
         &mut make,
         &p.build.join(format!("logs/{log_name}.log")),
         "modules",
         Duration::from_secs(30),
         |_| true,
-    )
+    )?;
+    cache::record(p, &key, &encode_build(&r, dest)?)?;
+    Ok(r)
+}
+
+/// The replay key of a module build: the kernel's build stamp (its sources,
+/// patches, configuration and make variables), the module's sources, the
+/// shared headers and wrapper, and the whole make command.
+fn build_key(p: &Project, b: &Built, src: &Path, make: &std::process::Command) -> Result<String> {
+    let mut h = Hasher::new();
+    h.str("module build v1")
+        .str(&read_stamp(&b.out.join(".dmabridge-built")))
+        .tree(src)?
+        .tree(&p.root.join("drivers/include"))?
+        .file(&p.root.join("tests/compile-fail/case_module.rs"))?;
+    h.bytes(make.get_program().as_encoded_bytes());
+    for a in make.get_args() {
+        h.bytes(a.as_encoded_bytes());
+    }
+    Ok(h.hex())
+}
+
+/// The modules `dest` holds, with their digests.
+fn products(dest: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files_below(dest)? {
+        if f.extension().is_some_and(|e| e == "ko") {
+            let name = f.strip_prefix(dest).unwrap_or(&f).display().to_string();
+            out.push(format!("{name} {}", Hasher::new().file(&f)?.hex()));
+        }
+    }
+    Ok(out)
+}
+
+/// A build as the replay cache keeps it: its exit code, the modules it left
+/// (one `ko: name digest` line each), a blank line, then make's output.
+fn encode_build(r: &Logged, dest: &Path) -> Result<String> {
+    let mut s = format!("code={}\n", r.code.map_or("none".into(), |c| c.to_string()));
+    if r.success {
+        for k in products(dest)? {
+            s.push_str(&format!("ko: {k}\n"));
+        }
+    }
+    s.push('\n');
+    for l in &r.lines {
+        s.push_str(l);
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// The recorded build, if `dest` still holds exactly the modules it left.
+fn decode_build(rec: &str, dest: &Path) -> Option<Logged> {
+    let (head, out) = rec.split_once("\n\n")?;
+    let mut lines = head.lines();
+    let code = match lines.next()?.strip_prefix("code=")? {
+        "none" => None,
+        c => Some(c.parse().ok()?),
+    };
+    let kos: Vec<&str> = lines.filter_map(|l| l.strip_prefix("ko: ")).collect();
+    let success = code == Some(0);
+    if success && products(dest).ok()? != kos {
+        return None;
+    }
+    Some(Logged {
+        success,
+        code,
+        lines: out.lines().map(str::to_string).collect(),
+    })
 }
 
 /// The warnings of a module's last compilation: those of this `make` when it

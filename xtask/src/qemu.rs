@@ -1,9 +1,10 @@
 //! Boots a built kernel and an initramfs under QEMU with the project's devices,
 //! streaming the serial console, with a hard timeout.
 
+use crate::cache;
 use crate::kernel::Built;
 use crate::setup::Tools;
-use crate::util::{io_ctx, read_stamp, say, Error, Result};
+use crate::util::{io_ctx, read_stamp, say, Error, Hasher, Result};
 use crate::{bail, Project};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -29,6 +30,9 @@ pub struct BootOpts {
     pub log: PathBuf,
     /// Guest RAM in MiB: `DEFAULT_MEMORY_MIB` unless a run needs more.
     pub memory_mib: u32,
+    /// Start QEMU's gdb stub on this local port, the CPUs stopped until a
+    /// debugger continues them.
+    pub gdb_port: Option<u16>,
 }
 
 impl BootOpts {
@@ -41,6 +45,7 @@ impl BootOpts {
             echo: false,
             log,
             memory_mib: DEFAULT_MEMORY_MIB,
+            gdb_port: None,
         }
     }
 }
@@ -121,6 +126,127 @@ fn qemu_command(
     cmd
 }
 
+/// The whole QEMU command of a boot.
+fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpts) -> Command {
+    let mut append = vec![
+        "console=ttyS0".to_string(),
+        "panic=-1".to_string(),
+        "no5lvl".to_string(),
+    ];
+    if opts.gdb_port.is_some() {
+        // Symbols at the addresses vmlinux gives them.
+        append.push("nokaslr".to_string());
+    }
+    append.extend(opts.append.iter().cloned());
+    let mut cmd = qemu_command(
+        tools,
+        accel,
+        &b.bzimage,
+        initrd,
+        &append.join(" "),
+        opts.memory_mib,
+    );
+    if let Some(port) = opts.gdb_port {
+        cmd.args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S"]);
+    }
+    cmd
+}
+
+/// The gdb command that attaches to a boot started with `gdb_port`: the
+/// kernel's symbols and gdb helpers, the drivers' sources where their build
+/// copies are, a hardware breakpoint at `start_kernel` (software ones would
+/// be overwritten while the kernel decompresses itself), then `lx-symbols`,
+/// which loads each module's symbols from build/modules/test as the guest
+/// loads it.
+pub fn gdb_command(p: &Project, b: &Built, port: u16) -> Result<Vec<String>> {
+    let out = b.out.display().to_string();
+    let modules = p.build.join("modules/test");
+    let mut ex = vec![
+        ("-iex", format!("add-auto-load-safe-path {out}")),
+        ("-ex", format!("file {out}/vmlinux")),
+        ("-ex", format!("source {out}/vmlinux-gdb.py")),
+    ];
+    for name in crate::modules::driver_names(p)? {
+        ex.push((
+            "-ex",
+            format!(
+                "set substitute-path {} {}",
+                modules.join(&name).display(),
+                p.root.join("drivers").join(&name).display()
+            ),
+        ));
+    }
+    ex.extend([
+        ("-ex", format!("target remote 127.0.0.1:{port}")),
+        ("-ex", "hbreak start_kernel".to_string()),
+        ("-ex", "continue".to_string()),
+        ("-ex", "delete".to_string()),
+        ("-ex", format!("lx-symbols {}", modules.display())),
+    ]);
+    let mut cmd = vec!["gdb".to_string(), "-q".to_string()];
+    for (flag, arg) in ex {
+        cmd.push(flag.to_string());
+        cmd.push(arg);
+    }
+    Ok(cmd)
+}
+
+/// The replay key of a boot: QEMU's binary (size and time stamp), its whole
+/// command line with the kernel image and the initramfs replaced by their
+/// contents, and the timeout.
+fn boot_key(
+    tools: &Tools,
+    accel: &str,
+    b: &Built,
+    initrd: &Path,
+    opts: &BootOpts,
+) -> Result<String> {
+    let cmd = command_for(tools, accel, b, initrd, opts);
+    let mut h = Hasher::new();
+    h.str("boot v1");
+    let meta = io_ctx(fs::metadata(&tools.qemu), "cannot stat", &tools.qemu)?;
+    h.str(&tools.qemu.display().to_string()).str(&format!(
+        "{} {:?}",
+        meta.len(),
+        meta.modified().ok()
+    ));
+    for arg in cmd.get_args() {
+        let path = Path::new(arg);
+        if path == b.bzimage || path == initrd {
+            h.file(path)?;
+        } else {
+            h.bytes(arg.as_encoded_bytes());
+        }
+    }
+    h.str(&opts.timeout.as_secs().to_string());
+    Ok(h.hex())
+}
+
+/// A boot as the replay cache keeps it: a header line, then the log.
+fn encode(boot: &Boot) -> String {
+    let exit = boot.exit.map_or("none".to_string(), |c| c.to_string());
+    format!("exit={exit} timed_out={}\n{}", boot.timed_out, boot.log)
+}
+
+fn decode(rec: &str) -> Option<Boot> {
+    let (head, log) = rec.split_once('\n')?;
+    let mut exit = None;
+    let mut timed_out = None;
+    for field in head.split(' ') {
+        match field.split_once('=')? {
+            ("exit", "none") => exit = Some(None),
+            ("exit", c) => exit = Some(Some(c.parse().ok()?)),
+            ("timed_out", t) => timed_out = Some(t.parse().ok()?),
+            _ => return None,
+        }
+    }
+    Some(Boot {
+        log: log.to_string(),
+        exit: exit?,
+        timed_out: timed_out?,
+    })
+}
+
 fn boot_with(
     tools: &Tools,
     accel: &str,
@@ -128,25 +254,12 @@ fn boot_with(
     initrd: &Path,
     opts: &BootOpts,
 ) -> Result<Boot> {
-    let mut append = vec![
-        "console=ttyS0".to_string(),
-        "panic=-1".to_string(),
-        "no5lvl".to_string(),
-    ];
-    append.extend(opts.append.iter().cloned());
-    let mut child = qemu_command(
-        tools,
-        accel,
-        &b.bzimage,
-        initrd,
-        &append.join(" "),
-        opts.memory_mib,
-    )
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .map_err(|e| Error(format!("cannot start {}: {e}", tools.qemu.display())))?;
+    let mut child = command_for(tools, accel, b, initrd, opts)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error(format!("cannot start {}: {e}", tools.qemu.display())))?;
     let (tx, rx) = mpsc::channel::<String>();
     let out = child.stdout.take().unwrap();
     let err = child.stderr.take().unwrap();
@@ -247,7 +360,23 @@ pub fn boot(p: &Project, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Bo
             opts.timeout.as_secs()
         ),
     );
+    let name = opts
+        .log
+        .file_stem()
+        .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+    let key = boot_key(&tools, &accel, b, initrd, opts)?;
+    let replay = || cache::lookup(p, &format!("boot {name}"), &key).and_then(|r| decode(&r));
+    if let Some(boot) = opts.gdb_port.is_none().then(replay).flatten() {
+        if let Some(d) = opts.log.parent() {
+            fs::create_dir_all(d)?;
+        }
+        io_ctx(fs::write(&opts.log, &boot.log), "cannot write", &opts.log)?;
+        return Ok(boot);
+    }
     let boot = boot_with(&tools, &accel, b, initrd, opts)?;
+    if opts.gdb_port.is_none() {
+        cache::record(p, &key, &encode(&boot))?;
+    }
     if boot.timed_out {
         say(
             "run",
@@ -272,5 +401,23 @@ mod tests {
         assert_eq!(exit_status("no marker\n"), None);
         let mixed = format!("[ 1.0] x {EXIT_MARKER}0\n");
         assert_eq!(exit_status(&mixed), Some(0));
+    }
+
+    #[test]
+    fn replay_record_round_trip() {
+        for (exit, timed_out) in [(Some(0), false), (Some(3), false), (None, true)] {
+            let b = Boot {
+                log: "a\nb=c d\n".into(),
+                exit,
+                timed_out,
+            };
+            let back = decode(&encode(&b)).unwrap();
+            assert_eq!(
+                (back.log, back.exit, back.timed_out),
+                (b.log, exit, timed_out)
+            );
+        }
+        assert!(decode("exit=x timed_out=false\nlog").is_none());
+        assert!(decode("no header").is_none());
     }
 }

@@ -726,10 +726,12 @@ fn every_script_in_manifest(p: &Project, manifest: &Manifest, t: &mut Tally) -> 
 pub const STEPS: &[&str] = &[
     "host",
     "quality",
+    "ide",
     "harness_canaries",
     "compile_fail",
     "misuse",
     "guest",
+    "debugger",
     "evidence",
 ];
 
@@ -825,7 +827,9 @@ impl Selection {
 
 /// `cargo xtask test --list`: what can be selected, and every test name of
 /// the last run (`build/results/results.ktap`).
-fn list(p: &Project, scripts: &[String]) -> Result<i32> {
+/// `cargo xtask test --list`.
+pub fn list(p: &Project) -> Result<i32> {
+    let scripts = guest_scripts(p)?;
     println!("steps: {}", STEPS.join(" "));
     println!("guest groups (each runs its script): {}", scripts.join(" "));
     for (step, dir) in [
@@ -862,12 +866,12 @@ fn list(p: &Project, scripts: &[String]) -> Result<i32> {
 }
 
 /// `cargo xtask test [SELECTION]...`: every step, or only what the arguments
-/// select (see [`Selection::parse`]); `--list` lists the names.
-/// Returns 0 only if every test that ran passed.
-pub fn test(p: &Project, args: &[String]) -> Result<i32> {
+/// select (see [`Selection::parse`]); with `fresh`, nothing is replayed (see
+/// `cache`). Returns 0 only if every test that ran passed.
+pub fn test(p: &Project, args: &[String], fresh: bool) -> Result<i32> {
     let scripts = guest_scripts(p)?;
-    if args.iter().any(|a| a == "--list") {
-        return list(p, &scripts);
+    if !fresh {
+        crate::cache::enable();
     }
     let sel = Selection::parse(args, &scripts)?;
     let on = |step: &str| sel.on(step);
@@ -880,6 +884,9 @@ pub fn test(p: &Project, args: &[String]) -> Result<i32> {
     let ready = demo::prepare(p)?;
     if on("quality") {
         quality_gates(p, &ready.kernel, &ready, &mut t)?;
+    }
+    if on("ide") {
+        crate::debugger::ide_tests(p, &ready, &mut t)?;
     }
     // The checks of the checks first: the results below count only while
     // the harness turns every canary into a failure.
@@ -897,6 +904,9 @@ pub fn test(p: &Project, args: &[String]) -> Result<i32> {
     } else if sel.guest_subset() {
         guest(p, &ready, Some(&sel.scripts), &mut t)?;
     }
+    if on("debugger") {
+        crate::debugger::gdb_tests(p, &ready, &mut t)?;
+    }
     if on("evidence") {
         crate::evidence::c_tests(p, &ready, &mut t)?;
     }
@@ -909,8 +919,19 @@ pub fn test(p: &Project, args: &[String]) -> Result<i32> {
             p.build.join("results/junit.xml").display()
         ),
     );
+    let passed = t.count(Outcome::Fail) == 0;
+    let replayed = crate::cache::settle(passed);
+    if !replayed.is_empty() {
+        say(
+            "test",
+            &format!(
+                "{} step(s) replayed from byte-identical inputs of a passing run (--fresh reruns them)",
+                replayed.len()
+            ),
+        );
+    }
     summary(&t, start.elapsed());
-    Ok(if t.count(Outcome::Fail) == 0 { 0 } else { 1 })
+    Ok(if passed { 0 } else { 1 })
 }
 
 fn summary(t: &Tally, took: Duration) {

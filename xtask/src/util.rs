@@ -1,6 +1,7 @@
 //! Small helpers shared by every subcommand: errors, progress output, running
 //! commands, content hashes and idempotent file writes.
 
+use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -176,23 +177,20 @@ pub fn run_logged(
     })
 }
 
-/// 64-bit FNV-1a, used for build stamps.
-#[derive(Clone, Copy)]
-pub struct Hasher(u64);
+/// SHA-256 over length-prefixed fields, used for build stamps and for the
+/// inputs of replayed results (see `cache`).
+#[derive(Clone)]
+pub struct Hasher(Sha256);
 
 impl Hasher {
     pub fn new() -> Self {
-        Hasher(0xcbf2_9ce4_8422_2325)
+        Hasher(Sha256::new())
     }
 
     pub fn bytes(&mut self, data: &[u8]) -> &mut Self {
-        for b in data {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        // Separate fields so that ("ab", "c") and ("a", "bc") differ.
-        self.0 ^= data.len() as u64;
-        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        // The length first, so that ("ab", "c") and ("a", "bc") differ.
+        self.0.update((data.len() as u64).to_le_bytes());
+        self.0.update(data);
         self
     }
 
@@ -200,18 +198,29 @@ impl Hasher {
         self.bytes(s.as_bytes())
     }
 
+    /// Hashes a file's contents, with its name left out.
+    pub fn file(&mut self, f: &Path) -> Result<&mut Self> {
+        let data = io_ctx(fs::read(f), "cannot read", f)?;
+        Ok(self.bytes(&data))
+    }
+
     /// Hashes every file below `dir` (names and contents), in sorted order.
     pub fn tree(&mut self, dir: &Path) -> Result<&mut Self> {
         for f in files_below(dir)? {
             let rel = f.strip_prefix(dir).unwrap_or(&f);
             self.str(&rel.to_string_lossy());
-            self.bytes(&io_ctx(fs::read(&f), "cannot read", &f)?);
+            self.file(&f)?;
         }
         Ok(self)
     }
 
     pub fn hex(&self) -> String {
-        format!("{:016x}", self.0)
+        self.0
+            .clone()
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -269,6 +278,13 @@ mod tests {
         let b = Hasher::new().str("a").str("bc").hex();
         assert_ne!(a, b);
         assert_eq!(a, Hasher::new().str("ab").str("c").hex());
+        // SHA-256 of the empty input: the standard function, not a home-made one.
+        let mut empty = Hasher(Sha256::new());
+        assert_eq!(
+            empty.hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(empty.bytes(b"").hex().len(), 64);
     }
 
     #[test]
