@@ -1,11 +1,11 @@
 //! `cargo xtask rust-analyzer`: editor support for modules on the `kernel`
 //! crate.
 //!
-//! The kernel's own generator (`make rust-analyzer`, which runs
-//! `scripts/generate_rust_analyzer.py`) writes the crate graph: the sysroot
+//! The kernel's own generator (`scripts/generate_rust_analyzer.py`, what
+//! `make rust-analyzer` runs) writes the crate graph: the sysroot
 //! crates, `macros` (with the proc-macro library the build made), `bindings`,
-//! `uapi` and `kernel` with the configuration's cfgs. Run as for an external
-//! module with `M=drivers/`, it adds every module crate root below
+//! `uapi` and `kernel` with the configuration's cfgs. Given `drivers/` as the
+//! external module tree, it adds every module crate root below
 //! `drivers/` (a `.rs` file whose name its `Kbuild` gives as an object) with
 //! `core` and `kernel` as dependencies, and writes `drivers/rust-project.json`.
 //! rust-analyzer finds it there next to the Cargo workspace of the host
@@ -13,12 +13,12 @@
 
 use crate::kernel::{self, Built};
 use crate::setup::{self, Tools};
-use crate::util::{io_ctx, run_logged, say, Result};
+use crate::util::{io_ctx, output, say, write_if_changed, Result};
 use crate::{bail, Project};
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::Command;
 
 /// Where the file goes.
 pub fn project_json(p: &Project) -> PathBuf {
@@ -26,23 +26,39 @@ pub fn project_json(p: &Project) -> PathBuf {
 }
 
 /// Writes `drivers/rust-project.json` for the built kernel `b`.
+///
+/// 6.12's `make M=dir rust-analyzer` looks for `rust/Makefile` in the
+/// module's folder and stops, so this runs the generator that target runs,
+/// with the arguments `rust/Makefile` gives it: `core`'s cfgs and edition
+/// (2021 before rustc 1.87), the trees, rustc's sysroot and the library
+/// source the kernel compiles `core` from.
 pub fn generate(p: &Project, b: &Built) -> Result<PathBuf> {
     let tools = Tools::new(p);
-    let drivers = p.root.join("drivers");
-    let mut make = b.make(&tools);
-    make.arg(format!("M={}", drivers.display()))
-        .arg("rust-analyzer");
-    let log = p.build.join("logs/rust-analyzer.log");
-    let r = run_logged(&mut make, &log, "ide", Duration::from_secs(30), |_| true)?;
-    let out = project_json(p);
-    if !r.success || !out.exists() {
-        bail!(
-            "make rust-analyzer failed (exit {}); log: {}",
-            r.code.unwrap_or(-1),
-            log.display()
-        );
-    }
-    Ok(out)
+    let sysroot = output(Command::new(&tools.rustc).args(["--print", "sysroot"]))?;
+    let sysroot = sysroot.trim();
+    let version = crate::kernel::config_value(
+        &fs::read_to_string(b.out.join(".config"))?,
+        "CONFIG_RUSTC_VERSION",
+    );
+    let edition = if version.parse::<u32>().unwrap_or(0) >= 108700 {
+        "2024"
+    } else {
+        "2021"
+    };
+    let out = output(
+        Command::new("python3")
+            .arg(b.src.join("scripts/generate_rust_analyzer.py"))
+            .arg("--cfgs=core=--cfg no_fp_fmt_parse")
+            .arg(edition)
+            .arg(&b.src)
+            .arg(&b.out)
+            .arg(sysroot)
+            .arg(Path::new(sysroot).join("lib/rustlib/src/rust/library"))
+            .arg(p.root.join("drivers")),
+    )?;
+    let file = project_json(p);
+    write_if_changed(&file, out.as_bytes())?;
+    Ok(file)
 }
 
 /// One crate of the file, as far as the checks need it.

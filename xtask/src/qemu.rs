@@ -166,12 +166,15 @@ pub fn gdb_command(p: &Project, b: &Built, port: u16) -> Result<Vec<String>> {
         ("-ex", format!("file {out}/vmlinux")),
         ("-ex", format!("source {out}/vmlinux-gdb.py")),
     ];
+    // Build paths are recorded relative to the project (KCFLAGS and
+    // KRUSTFLAGS of `Tools::make_vars`): gdb finds them from the project
+    // root, and a driver's sources in drivers/ rather than in its build copy.
+    ex.push(("-ex", format!("directory {}", p.root.display())));
     for name in crate::modules::driver_names(p)? {
         ex.push((
             "-ex",
             format!(
-                "set substitute-path {} {}",
-                modules.join(&name).display(),
+                "set substitute-path build/modules/test/{name} {}",
                 p.root.join("drivers").join(&name).display()
             ),
         ));
