@@ -10,8 +10,8 @@
 use core::hint::black_box;
 use kernel::{
     c_str,
+    device::Core,
     dma::{CoherentAllocation, DmaMask, DmaPool, FromDevice, ToDevice, ZeroedPage},
-    driver::Core,
     pci,
     prelude::*,
     time::Ktime,
@@ -24,7 +24,15 @@ const WORDS: usize = 1024;
 
 struct DmaBench;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 fn time(op: &str, mut f: impl FnMut(u32) -> Result) -> Result {
     let start = Ktime::ktime_get();
@@ -39,7 +47,7 @@ fn time(op: &str, mut f: impl FnMut(u32) -> Result) -> Result {
 
 impl pci::Driver for DmaBench {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
@@ -91,7 +99,7 @@ impl pci::Driver for DmaBench {
 kernel::module_pci_driver! {
     type: DmaBench,
     name: "dma_bench",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "DMA binding benchmark (Rust side)",
     license: "GPL v2",
 }

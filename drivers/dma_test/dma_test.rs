@@ -13,12 +13,13 @@
 use kernel::{
     c_str,
     delay::msleep,
+    device::Core,
     devres::Devres,
     dma::{
         Bidirectional, CoherentAllocation, DmaDevice, DmaMask, DmaPool, FromDevice, ToDevice,
         ZeroedPage,
     },
-    driver::{Core, Registration},
+    driver::Registration,
     kunit::Fixture,
     page::PAGE_SIZE,
     pci,
@@ -49,11 +50,19 @@ static DRIVER: Fixture<Pin<KBox<Registration<pci::Adapter<DmaTest>>>>> = Fixture
 
 struct DmaTest;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for DmaTest {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
@@ -85,15 +94,22 @@ fn expect(ok: bool, what: &str) -> Result {
 /// Runs one edu DMA of `len` bytes and waits for it (edu clears the start bit
 /// when done, on a 100 ms virtual-time timer).
 fn edu_dma(b: &Bound, src: u64, dst: u64, len: usize, to_ram: bool) -> Result {
-    b.bar.try_access_with(|bar| {
-        bar.write64(src, DMA_SRC);
-        bar.write64(dst, DMA_DST);
-        bar.write64(len as u64, DMA_COUNT);
-        bar.write64(CMD_START | if to_ram { CMD_TO_RAM } else { 0 }, DMA_CMD);
-    })?;
+    b.bar
+        .try_access_with(|bar| {
+            bar.write64(src, DMA_SRC);
+            bar.write64(dst, DMA_DST);
+            bar.write64(len as u64, DMA_COUNT);
+            bar.write64(CMD_START | if to_ram { CMD_TO_RAM } else { 0 }, DMA_CMD);
+        })
+        .ok_or(ENXIO)?;
     for _ in 0..400 {
         msleep(5);
-        if b.bar.try_access_with(|bar| bar.read64(DMA_CMD))? & CMD_START == 0 {
+        if b.bar
+            .try_access_with(|bar| bar.read64(DMA_CMD))
+            .ok_or(ENXIO)?
+            & CMD_START
+            == 0
+        {
             return Ok(());
         }
     }
@@ -393,7 +409,7 @@ impl Drop for DmaTestModule {
 module! {
     type: DmaTestModule,
     name: "dma_test",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "KUnit suite for the DMA bindings on QEMU's edu device",
     license: "GPL v2",
 }

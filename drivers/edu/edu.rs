@@ -12,9 +12,9 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{
     c_str,
+    device::Core,
     devres::Devres,
     dma::{DmaDevice, DmaMask, FromDevice, ToDevice},
-    driver::Core,
     fmt,
     ioctl::_IOWR,
     irq,
@@ -118,7 +118,7 @@ impl Edu {
             return Err(EIO);
         }
         self.done.reinit();
-        self.bar.try_access_with(start)?;
+        self.bar.try_access_with(start).ok_or(ENXIO)?;
         let answered_after_signal = match self.done.wait_interruptible_timeout(TIMEOUT_MS) {
             Ok(true) => return Ok(()),
             // No interrupt in time: the device is not answering.
@@ -175,7 +175,9 @@ impl Edu {
             bar.write32(STATUS_IRQ_FACTORIAL, STATUS);
             bar.write32(n, FACTORIAL);
         })?;
-        self.bar.try_access_with(|bar| bar.read32(FACTORIAL))
+        self.bar
+            .try_access_with(|bar| bar.read32(FACTORIAL))
+            .ok_or(ENXIO)
     }
 }
 
@@ -205,20 +207,32 @@ struct EduDriver {
     number: Number,
 }
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for EduDriver {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
         pdev.set_master();
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())?;
         let bar = pdev.iomap_region_sized::<4096>(0, c_str!("edu"))?;
-        let id = bar.try_access_with(|b| b.read32(ID))?;
+        let id = bar.try_access_with(|b| b.read32(ID)).ok_or(ENXIO)?;
         if id & 0xff != 0xed {
-            pr_err!("not an edu device: identification 0x{:08x}\n", id);
+            dev_err!(
+                pdev.as_ref(),
+                "not an edu device: identification 0x{:08x}\n",
+                id
+            );
             return Err(ENODEV);
         }
         pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI | pci::IrqTypes::INTX)?;
@@ -239,7 +253,13 @@ impl pci::Driver for EduDriver {
         let irq = pdev.request_irq(0, c_str!("edu"), Handler(edu.clone()))?;
         let name = CString::try_from_fmt(fmt!("edu{}", number.0))?;
         let misc = MiscDeviceRegistration::register_named(name, &FOPS, edu)?;
-        pr_info!("edu{}: id 0x{:08x}, {} interrupt\n", number.0, id, kind);
+        dev_info!(
+            pdev.as_ref(),
+            "edu{}: id 0x{:08x}, {} interrupt\n",
+            number.0,
+            id,
+            kind
+        );
         pci::pin(EduDriver {
             _misc: misc,
             _irq: irq,
@@ -247,8 +267,8 @@ impl pci::Driver for EduDriver {
         })
     }
 
-    fn unbind(_pdev: &pci::Device<Core>, this: Pin<&Self>) {
-        pr_info!("edu{}: unbinding\n", this.number.0);
+    fn unbind(pdev: &pci::Device<Core>, this: Pin<&Self>) {
+        dev_info!(pdev.as_ref(), "edu{}: unbinding\n", this.number.0);
     }
 }
 
@@ -326,7 +346,7 @@ impl MiscDevice for EduFile {
 kernel::module_pci_driver! {
     type: EduDriver,
     name: "edu",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "QEMU edu device: DMA to and from its buffer, factorials (Rust)",
     license: "GPL v2",
 }

@@ -15,8 +15,8 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     c_str,
+    device::Core,
     devres::Devres,
-    driver::Core,
     irq,
     miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
     new_condvar, new_mutex, pci,
@@ -74,17 +74,25 @@ struct PciTest {
     _irq: irq::Registration<Handler>,
 }
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for PciTest {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
         pdev.set_master();
         let bar = pdev.iomap_region_sized::<4096>(0, c_str!("pci_test"))?;
-        let id = bar.try_access_with(|b| b.read32(ID))?;
+        let id = bar.try_access_with(|b| b.read32(ID)).ok_or(ENXIO)?;
         if id & 0xffff != 0xed {
             pr_err!("unexpected identification 0x{:08x}\n", id);
             return Err(ENODEV);
@@ -143,18 +151,24 @@ fn hex(v: u32) -> Result<KVec<u8>> {
 
 fn run(shared: &Shared, cmd: &[u8]) -> Result<KVec<u8>> {
     match cmd {
-        b"id" => hex(shared.bar.try_access_with(|b| b.read32(ID))?),
-        b"live" => hex(shared.bar.try_access_with(|b| {
-            b.write32(0x1234_5678, LIVENESS);
-            b.read32(LIVENESS)
-        })?),
+        b"id" => hex(shared.bar.try_access_with(|b| b.read32(ID)).ok_or(ENXIO)?),
+        b"live" => hex(shared
+            .bar
+            .try_access_with(|b| {
+                b.write32(0x1234_5678, LIVENESS);
+                b.read32(LIVENESS)
+            })
+            .ok_or(ENXIO)?),
         b"kind" => Ok(match shared.kind {
             pci::IrqKind::Msi => bytes(b"msi\n")?,
             pci::IrqKind::Msix => bytes(b"msix\n")?,
             pci::IrqKind::Intx => bytes(b"intx\n")?,
         }),
         b"oob" => {
-            let r = shared.bar.try_access_with(|b| b.try_read32(b.maxsize()))?;
+            let r = shared
+                .bar
+                .try_access_with(|b| b.try_read32(b.maxsize()))
+                .ok_or(ENXIO)?;
             let name = match r {
                 Ok(_) => "read succeeded",
                 Err(e) if e == EINVAL => "EINVAL",
@@ -166,7 +180,8 @@ fn run(shared: &Shared, cmd: &[u8]) -> Result<KVec<u8>> {
             let before = shared.irqs.load(Ordering::Acquire);
             shared
                 .bar
-                .try_access_with(|b| b.write32(RAISED, IRQ_RAISE))?;
+                .try_access_with(|b| b.write32(RAISED, IRQ_RAISE))
+                .ok_or(ENXIO)?;
             let mut guard = shared.lock.lock();
             for _ in 0..20 {
                 if shared.irqs.load(Ordering::Acquire) != before {
@@ -226,7 +241,7 @@ impl MiscDevice for TestFile {
 kernel::module_pci_driver! {
     type: PciTest,
     name: "pci_test",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "Tests of the PCI, MMIO, IRQ, devres and misc-device bindings on QEMU's edu device",
     license: "GPL v2",
 }

@@ -15,12 +15,44 @@ use std::time::Duration;
 
 /// `ide.rust_project_resolves`: the generated rust-project.json names only
 /// files and crates that exist, a crate for every driver on `core` and
-/// `kernel`, with the configuration's cfgs.
+/// `kernel`, with the configuration's cfgs. `ide.rust_analyzer_drivers_clean`
+/// and `ide.rust_analyzer_sees_misuse`: rust-analyzer itself, on that file.
 pub fn ide_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
     say("test", "ide: cargo xtask rust-analyzer's rust-project.json");
     let bad = crate::ide::generate_and_check(p, &ready.kernel)?;
     t.add("ide.rust_project_resolves".into(), bad.is_empty(), || {
         bad.join(" / ")
+    });
+    say("test", "ide: rust-analyzer diagnostics on drivers/");
+    let (clean, probe) = crate::ide::analyzer_runs(p, &ready.kernel)?;
+    let drivers: Vec<String> = crate::modules::driver_names(p)?;
+    let unexpected: Vec<String> = crate::ide::parse_diagnostics(&clean)
+        .into_iter()
+        .filter(|d| drivers.contains(&d.krate) && !crate::ide::known_false_positive(d))
+        .map(|d| d.to_string())
+        .collect();
+    t.add(
+        "ide.rust_analyzer_drivers_clean".into(),
+        !clean.is_empty() && unexpected.is_empty(),
+        || {
+            if clean.is_empty() {
+                "rust-analyzer printed nothing".into()
+            } else {
+                unexpected
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            }
+        },
+    );
+    let found = crate::ide::parse_diagnostics(&probe)
+        .into_iter()
+        .any(|d| d.krate == "edu" && d.code == "E0599" && d.msg.contains("enable_device_memory"));
+    t.add("ide.rust_analyzer_sees_misuse".into(), found, || {
+        "a copy of edu.rs calling pdev.enable_device_memory() got no E0599 from rust-analyzer"
+            .into()
     });
     Ok(())
 }
@@ -87,54 +119,77 @@ pub fn gdb_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
         cmd.push("-ex".into());
         cmd.push(c.into());
     }
-    cmd.insert(1, "-batch".into());
-    // Replayed like a boot when nothing it depends on changed: the kernel,
-    // the modules, the guest files, gdb and its commands (the port aside).
+    // No ~/.gdbinit or system gdbinit: only the commands above.
+    cmd.splice(1..1, ["-batch".to_string(), "-nx".to_string()]);
+    let log = p.build.join("logs/gdb.log");
+    // Replayed like a boot when nothing it depends on changed: the kernel
+    // image, its symbols and gdb helpers, the modules, the guest files, QEMU,
+    // gdb and its commands (the port aside), and this code and QEMU's runner.
     let mut h = Hasher::new();
-    h.str("gdb v1").file(&ready.kernel.bzimage)?;
+    h.str("gdb v2")
+        .str(include_str!("debugger.rs"))
+        .str(include_str!("qemu.rs"));
+    for f in [&ready.kernel.bzimage, &ready.kernel.out.join("vmlinux")] {
+        h.file(f)?;
+    }
+    h.file(&ready.kernel.out.join("scripts/gdb/linux/constants.py"))?
+        .tree(&ready.kernel.src.join("scripts/gdb"))?;
     for m in &ready.modules {
         h.file(&m.ko)?;
     }
     h.tree(&p.root.join("guest"))?;
+    let qemu = crate::setup::Tools::new(p).qemu;
+    for (tool, arg) in [
+        (qemu.as_path(), "--version"),
+        (std::path::Path::new("gdb"), "--version"),
+    ] {
+        h.str(&crate::util::output(Command::new(tool).arg(arg)).unwrap_or_default());
+    }
     for w in &cmd {
         h.str(&w.replace(&port.to_string(), "PORT"));
     }
     let key = h.hex();
-    if let Some(text) = crate::cache::lookup(p, "debugger: gdb session", &key) {
-        let verdict = gdb_verdict(&text);
-        let why = verdict.clone().err().unwrap_or_default();
-        t.add("debugger.gdb_attaches".into(), verdict.is_ok(), || why);
-        return Ok(());
-    }
-    let (boot, out) = thread::scope(|s| {
-        let boot = s.spawn(|| boot_script(p, ready, "gdb", script, &["edu".to_string()], opts));
-        // QEMU listens a moment after it starts (the boot packs its
-        // initramfs first).
-        thread::sleep(Duration::from_secs(5));
-        let out = Command::new(&cmd[0]).args(&cmd[1..]).output();
-        (boot.join(), out)
-    });
-    let boot = boot.map_err(|_| crate::util::Error("the boot thread panicked".into()))?;
-    let verdict = match out {
-        Err(e) => Err(format!("cannot run gdb: {e}")),
-        Ok(o) => {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let log = p.build.join("logs/gdb.log");
+    let replayed = crate::cache::lookup(p, "debugger: gdb session", &key, |s| Some(s.to_string()));
+    let text = match replayed {
+        Some(text) => Ok(text),
+        None => {
+            let (boot, out) = thread::scope(|s| {
+                let boot =
+                    s.spawn(|| boot_script(p, ready, "gdb", script, &["edu".to_string()], opts));
+                // gdb retries the connection until QEMU listens (`set tcp
+                // connect-timeout` in the command).
+                let out = Command::new(&cmd[0]).args(&cmd[1..]).output();
+                (boot.join(), out)
+            });
+            match boot {
+                Err(_) => say("test", "debugger: the boot thread panicked"),
+                Ok(Err(e)) => say(
+                    "test",
+                    &format!("debugger: the boot ended with an error: {e}"),
+                ),
+                Ok(Ok(_)) => {}
+            }
+            match out {
+                Ok(o) => {
+                    let text = format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&o.stdout),
+                        String::from_utf8_lossy(&o.stderr)
+                    );
+                    crate::cache::record(p, &key, &text)?;
+                    Ok(text)
+                }
+                Err(e) => Err(format!("cannot run gdb: {e}")),
+            }
+        }
+    };
+    let verdict = match text {
+        Err(e) => Err(e),
+        Ok(text) => {
             std::fs::write(&log, &text)?;
-            crate::cache::record(p, &key, &text)?;
             gdb_verdict(&text).map_err(|e| format!("{e} (gdb output: {})", log.display()))
         }
     };
-    if let Err(e) = boot {
-        say(
-            "test",
-            &format!("debugger: the boot ended with an error: {e}"),
-        );
-    }
     let why = verdict.clone().err().unwrap_or_default();
     t.add("debugger.gdb_attaches".into(), verdict.is_ok(), || why);
     Ok(())

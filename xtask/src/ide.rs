@@ -205,6 +205,135 @@ pub fn generate_and_check(p: &Project, b: &Built) -> Result<Vec<String>> {
     Ok(problems(&text, &driver_roots(p)?, &cfg))
 }
 
+/// One diagnostic of `rust-analyzer diagnostics`.
+#[derive(Debug, PartialEq)]
+pub struct Diagnostic {
+    pub krate: String,
+    pub file: String,
+    /// `E0599`, `SyntaxError`, `unresolved-import`, ...
+    pub code: String,
+    /// 1-based.
+    pub line: usize,
+    pub msg: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {} {}", self.file, self.line, self.code, self.msg)
+    }
+}
+
+/// Parses `rust-analyzer diagnostics` output (its 2025 format: a
+/// `processing crate: NAME, module: FILE` line, then one `Error CODE from
+/// LineCol { line: L, ... } to ...: MESSAGE` line per error).
+pub fn parse_diagnostics(out: &str) -> Vec<Diagnostic> {
+    let mut krate = String::new();
+    let mut file = String::new();
+    let mut all = Vec::new();
+    for l in out.lines() {
+        if let Some(rest) = l.strip_prefix("processing crate: ") {
+            if let Some((k, f)) = rest.split_once(", module: ") {
+                krate = k.to_string();
+                file = f.to_string();
+            }
+            continue;
+        }
+        let Some(rest) = l.strip_prefix("Error ") else {
+            continue;
+        };
+        let Some((code, rest)) = rest.split_once(" from LineCol { line: ") else {
+            continue;
+        };
+        let code = code
+            .trim_start_matches("RustcHardError(\"")
+            .trim_start_matches("Ra(\"")
+            .split('"')
+            .next()
+            .unwrap_or(code)
+            .to_string();
+        let line = rest
+            .split(',')
+            .next()
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .map_or(0, |n| n + 1);
+        let msg = rest.split_once("}: ").map_or("", |(_, m)| m).to_string();
+        all.push(Diagnostic {
+            krate: krate.clone(),
+            file: file.clone(),
+            code,
+            line,
+            msg,
+        });
+    }
+    all
+}
+
+/// The two errors this rust-analyzer reports on correct kernel code: a
+/// syntax error inside the expansion of `module_pci_driver!` (whose `module!`
+/// output it does not parse), and type mismatches at `#[pin_data]`
+/// (pin-init's projections). Anything else in a driver fails the test.
+pub fn known_false_positive(d: &Diagnostic) -> bool {
+    let line = fs::read_to_string(&d.file)
+        .ok()
+        .and_then(|t| t.lines().nth(d.line.saturating_sub(1)).map(str::to_string))
+        .unwrap_or_default();
+    (d.code == "SyntaxError"
+        && d.msg.starts_with("Syntax Error in Expansion")
+        && line.contains("module_pci_driver!"))
+        || (d.code == "E0308" && line.trim_start().starts_with("#[pin_data"))
+}
+
+/// Runs `rust-analyzer diagnostics` on drivers/ and on a probe: a copy of
+/// the project file whose `edu` crate is a copy of edu.rs calling a method
+/// `pci::Device` does not have. Returns both outputs. Replayed like a boot
+/// when nothing it reads changed.
+pub fn analyzer_runs(p: &Project, b: &Built) -> Result<(String, String)> {
+    let tools = Tools::new(p);
+    let json = project_json(p);
+    let text = io_ctx(fs::read_to_string(&json), "cannot read", &json)?;
+    let edu = p.root.join("drivers/edu/edu.rs");
+    let edu_text = io_ctx(fs::read_to_string(&edu), "cannot read", &edu)?;
+    let mut h = crate::util::Hasher::new();
+    h.str("rust-analyzer v1")
+        .str(include_str!("ide.rs"))
+        .str(&crate::util::read_stamp(&b.out.join(".dmabridge-built")))
+        .str(&text)
+        .tree(&p.root.join("drivers"))?
+        .file(&tools.rust_analyzer)?;
+    let key = h.hex();
+    const SPLIT: &str = "\n=== probe ===\n";
+    let decode = |r: &str| {
+        r.split_once(SPLIT)
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    };
+    if let Some(both) = crate::cache::lookup(p, "ide: rust-analyzer", &key, decode) {
+        return Ok(both);
+    }
+    let diagnostics = |dir: &Path| -> Result<String> {
+        let out = Command::new(&tools.rust_analyzer)
+            .arg("diagnostics")
+            .arg(dir)
+            .output()
+            .map_err(|e| crate::util::Error(format!("cannot run rust-analyzer: {e}")))?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let clean = diagnostics(&p.root.join("drivers"))?;
+    let probe = p.build.join("ide-probe");
+    fs::create_dir_all(&probe)?;
+    let probe_rs = probe.join("edu.rs");
+    fs::write(
+        &probe_rs,
+        edu_text.replace("enable_device_mem()", "enable_device_memory()"),
+    )?;
+    fs::write(
+        probe.join("rust-project.json"),
+        text.replace(&edu.display().to_string(), &probe_rs.display().to_string()),
+    )?;
+    let probed = diagnostics(&probe)?;
+    crate::cache::record(p, &key, &format!("{clean}{SPLIT}{probed}"))?;
+    Ok((clean, probed))
+}
+
 /// `cargo xtask rust-analyzer`.
 pub fn rust_analyzer(p: &Project) -> Result<i32> {
     setup::setup(p)?;
@@ -250,6 +379,22 @@ mod tests {
             ]
         })
         .to_string()
+    }
+
+    #[test]
+    fn diagnostics_parse() {
+        let out = "processing crate: edu, module: /p/edu.rs\n\
+                   Error RustcHardError(\"E0599\") from LineCol { line: 214, col: 13 } to LineCol { line: 214, col: 33 }: no method `x` on type `&Device<Core>`\n\
+                   Error SyntaxError from LineCol { line: 3, col: 0 } to LineCol { line: 9, col: 1 }: Syntax Error in Expansion: expected an item\n\
+                   processing crate: pci_test, module: /p/pci_test.rs\n";
+        let d = parse_diagnostics(out);
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            (d[0].krate.as_str(), d[0].code.as_str(), d[0].line),
+            ("edu", "E0599", 215)
+        );
+        assert_eq!(d[0].msg, "no method `x` on type `&Device<Core>`");
+        assert_eq!((d[1].code.as_str(), d[1].line), ("SyntaxError", 4));
     }
 
     #[test]

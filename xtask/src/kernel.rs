@@ -372,19 +372,14 @@ pub fn build(p: &Project, flavor: &Flavor) -> Result<Built> {
     apply_overlay(p, &b.src)?;
     apply_patches(p, &b.src)?;
     let config_hash = configure(p, &b, flavor, &tools)?;
-    let mut h = Hasher::new();
-    h.str(&version).str(&config_hash);
-    h.tree(&p.root.join("kernel/rust"))?;
-    h.tree(&p.root.join("kernel/patches"))?;
-    for v in tools.make_vars() {
-        h.str(&v);
-    }
-    let hash = h.hex();
+    let hash = inputs_hash(p, &version, &config_hash, &tools)?;
     let stamp = b.out.join(".dmabridge-built");
     if read_stamp(&stamp) == hash && b.bzimage.exists() {
         say("kernel", &format!("{} kernel is up to date", flavor.name));
         return Ok(b);
     }
+    // No stamp while the tree is between two builds: module builds key on it.
+    let _ = fs::remove_file(&stamp);
     let first = !b.bzimage.exists();
     say(
         "kernel",
@@ -423,12 +418,39 @@ pub fn build(p: &Project, flavor: &Flavor) -> Result<Built> {
     if !b.bzimage.exists() {
         bail!("kernel build produced no {}", b.bzimage.display());
     }
+    // A source saved during the build is not in this build: no stamp, so
+    // the next command builds again.
+    if inputs_hash(p, &version, &config_hash, &tools)? != hash {
+        bail!("kernel/ changed while the kernel was building: run the command again");
+    }
     fs::write(&stamp, &hash)?;
     say(
         "kernel",
         &format!("{} kernel built in {}", flavor.name, human(start.elapsed())),
     );
     Ok(b)
+}
+
+/// What a kernel build depends on besides the tree: the overlay and patches,
+/// the configuration, the make variables and the versions of the tools.
+fn inputs_hash(p: &Project, version: &str, config_hash: &str, tools: &Tools) -> Result<String> {
+    let mut h = Hasher::new();
+    h.str(version).str(config_hash);
+    h.tree(&p.root.join("kernel/rust"))?;
+    h.tree(&p.root.join("kernel/patches"))?;
+    for v in tools.make_vars() {
+        h.str(&v);
+    }
+    for (tool, arg) in [
+        (tools.rustc.as_path(), "-vV"),
+        (tools.bindgen.as_path(), "--version"),
+        (Path::new("clang"), "--version"),
+        (Path::new("ld.lld"), "--version"),
+        (Path::new("make"), "--version"),
+    ] {
+        h.str(&crate::util::output(Command::new(tool).arg(arg))?);
+    }
+    Ok(h.hex())
 }
 
 /// Warnings the last kernel build printed for the project's overlay files.

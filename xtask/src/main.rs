@@ -211,8 +211,24 @@ impl RunArgs {
     }
 }
 
+/// Holds `build/.lock` for the whole command: two commands in one checkout
+/// would share initramfs files, module build folders and replay entries.
+fn lock(p: &Project) -> Result<std::fs::File> {
+    std::fs::create_dir_all(&p.build)?;
+    let path = p.build.join(".lock");
+    let f = util::io_ctx(std::fs::File::create(&path), "cannot create", &path)?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("another `cargo xtask` is running in this checkout (it holds build/.lock)")
+        }
+        Err(std::fs::TryLockError::Error(e)) => bail!("cannot lock {}: {e}", path.display()),
+    }
+}
+
 fn dispatch(m: &ArgMatches) -> Result<i32> {
     let p = Project::new();
+    let _lock = lock(&p)?;
     let (cmd, sub) = m.subcommand().expect("clap requires a subcommand");
     match cmd {
         "setup" => {

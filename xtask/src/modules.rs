@@ -49,9 +49,14 @@ pub fn make_external(
     dest: &Path,
     log_name: &str,
 ) -> Result<Logged> {
+    // The key hashes the bytes as they are copied: a file saved during the
+    // build cannot be recorded as built.
+    let mut h = Hasher::new();
     for f in files_below(src)? {
         let rel = f.strip_prefix(src).unwrap_or(&f);
-        write_if_changed(&dest.join(rel), &io_ctx(fs::read(&f), "cannot read", &f)?)?;
+        let data = io_ctx(fs::read(&f), "cannot read", &f)?;
+        h.str(&rel.to_string_lossy()).bytes(&data);
+        write_if_changed(&dest.join(rel), &data)?;
     }
     // Shared headers (e.g. drivers/include/uapi) are reachable from every module.
     let include = p.root.join("drivers/include");
@@ -65,31 +70,46 @@ pub fn make_external(
         .arg(format!("DMABRIDGE_INCLUDE={}", include.display()))
         .arg("-j2")
         .arg("modules");
-    let key = build_key(p, b, src, &make)?;
+    let key = build_key(p, b, h, &make)?;
     let what = format!("build {log_name}");
-    if let Some(r) = cache::lookup(p, &what, &key).and_then(|r| decode_build(&r, dest)) {
+    let log = p.build.join(format!("logs/{log_name}.log"));
+    if let Some(r) = cache::lookup(p, &what, &key, |r| decode_build(r, dest)) {
+        io_ctx(fs::write(&log, r.lines.join("\n")), "cannot write", &log)?;
         return Ok(r);
     }
-    let r = run_logged(
-        &mut make,
-        &p.build.join(format!("logs/{log_name}.log")),
-        "modules",
-        Duration::from_secs(30),
-        |_| true,
-    )?;
+    let r = run_logged(&mut make, &log, "modules", Duration::from_secs(30), |_| {
+        true
+    })?;
     cache::record(p, &key, &encode_build(&r, dest)?)?;
     Ok(r)
 }
 
-/// The replay key of a module build: the kernel's build stamp (its sources,
-/// patches, configuration and make variables), the module's sources, the
-/// shared headers and wrapper, and the whole make command.
-fn build_key(p: &Project, b: &Built, src: &Path, make: &std::process::Command) -> Result<String> {
-    let mut h = Hasher::new();
-    h.str("module build v1")
-        .str(&read_stamp(&b.out.join(".dmabridge-built")))
-        .tree(src)?
-        .tree(&p.root.join("drivers/include"))?
+/// The replay key of a module build: `sources` (the module's files as
+/// copied), the kernel's build stamp (its sources, patches, configuration,
+/// make variables and tool versions) and what modules build against (its
+/// configuration, `Module.symvers`, the `kernel` crate's metadata, the Rust
+/// cfgs), the shared headers and wrapper, the whole make command, and the
+/// code that runs it.
+fn build_key(
+    p: &Project,
+    b: &Built,
+    mut sources: Hasher,
+    make: &std::process::Command,
+) -> Result<String> {
+    let h = &mut sources;
+    h.str("module build v2")
+        .str(include_str!("modules.rs"))
+        .str(include_str!("util.rs"))
+        .str(&read_stamp(&b.out.join(".dmabridge-built")));
+    for product in [
+        ".config",
+        "Module.symvers",
+        "rust/libkernel.rmeta",
+        "include/generated/rustc_cfg",
+    ] {
+        h.file(&b.out.join(product))?;
+    }
+    h.tree(&p.root.join("drivers/include"))?
         .file(&p.root.join("tests/compile-fail/case_module.rs"))?;
     h.bytes(make.get_program().as_encoded_bytes());
     for a in make.get_args() {

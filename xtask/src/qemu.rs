@@ -163,6 +163,8 @@ pub fn gdb_command(p: &Project, b: &Built, port: u16) -> Result<Vec<String>> {
     let modules = p.build.join("modules/test");
     let mut ex = vec![
         ("-iex", format!("add-auto-load-safe-path {out}")),
+        // QEMU may still be starting: retry the connection for a minute.
+        ("-iex", "set tcp connect-timeout 60".to_string()),
         ("-ex", format!("file {out}/vmlinux")),
         ("-ex", format!("source {out}/vmlinux-gdb.py")),
     ];
@@ -206,7 +208,8 @@ fn boot_key(
 ) -> Result<String> {
     let cmd = command_for(tools, accel, b, initrd, opts);
     let mut h = Hasher::new();
-    h.str("boot v1");
+    // How the boot is run and its output captured is part of its key.
+    h.str("boot v2").str(include_str!("qemu.rs"));
     let meta = io_ctx(fs::metadata(&tools.qemu), "cannot stat", &tools.qemu)?;
     h.str(&tools.qemu.display().to_string()).str(&format!(
         "{} {:?}",
@@ -227,26 +230,17 @@ fn boot_key(
 
 /// A boot as the replay cache keeps it: a header line, then the log.
 fn encode(boot: &Boot) -> String {
-    let exit = boot.exit.map_or("none".to_string(), |c| c.to_string());
-    format!("exit={exit} timed_out={}\n{}", boot.timed_out, boot.log)
+    format!("timed_out={}\n{}", boot.timed_out, boot.log)
 }
 
+/// A recorded boot; its exit status is read again from the log.
 fn decode(rec: &str) -> Option<Boot> {
     let (head, log) = rec.split_once('\n')?;
-    let mut exit = None;
-    let mut timed_out = None;
-    for field in head.split(' ') {
-        match field.split_once('=')? {
-            ("exit", "none") => exit = Some(None),
-            ("exit", c) => exit = Some(Some(c.parse().ok()?)),
-            ("timed_out", t) => timed_out = Some(t.parse().ok()?),
-            _ => return None,
-        }
-    }
+    let timed_out = head.strip_prefix("timed_out=")?.parse().ok()?;
     Some(Boot {
         log: log.to_string(),
-        exit: exit?,
-        timed_out: timed_out?,
+        exit: exit_status(log),
+        timed_out,
     })
 }
 
@@ -368,7 +362,7 @@ pub fn boot(p: &Project, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Bo
         .file_stem()
         .map_or(String::new(), |s| s.to_string_lossy().into_owned());
     let key = boot_key(&tools, &accel, b, initrd, opts)?;
-    let replay = || cache::lookup(p, &format!("boot {name}"), &key).and_then(|r| decode(&r));
+    let replay = || cache::lookup(p, &format!("boot {name}"), &key, decode);
     if let Some(boot) = opts.gdb_port.is_none().then(replay).flatten() {
         if let Some(d) = opts.log.parent() {
             fs::create_dir_all(d)?;
@@ -409,8 +403,12 @@ mod tests {
     #[test]
     fn replay_record_round_trip() {
         for (exit, timed_out) in [(Some(0), false), (Some(3), false), (None, true)] {
+            let log = match exit {
+                Some(c) => format!("a\n{EXIT_MARKER}{c}\n"),
+                None => "a\nb=c d\n".to_string(),
+            };
             let b = Boot {
-                log: "a\nb=c d\n".into(),
+                log,
                 exit,
                 timed_out,
             };
@@ -420,7 +418,7 @@ mod tests {
                 (b.log, exit, timed_out)
             );
         }
-        assert!(decode("exit=x timed_out=false\nlog").is_none());
+        assert!(decode("timed_out=maybe\nlog").is_none());
         assert!(decode("no header").is_none());
     }
 }

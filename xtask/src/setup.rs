@@ -3,13 +3,17 @@
 use crate::util::{io_ctx, output, run, say, Result};
 use crate::{bail, Project};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The Rust compiler the kernel is built with (Debian's rustc-web), pinned.
 pub const RUSTC_WEB: &str = "1.85.0+dfsg3-1~deb12u3";
 /// The bindgen release the kernel's bindings are generated with, pinned.
 pub const BINDGEN: &str = "0.69.5";
+/// The rust-analyzer release of the week rustc 1.85 came out (2025-02-24):
+/// later ones expect a newer `core` and proc-macro ABI than the kernel's
+/// rustc-web gives them. Built from crates.io (`ra_ap_rust-analyzer`).
+pub const RUST_ANALYZER: &str = "0.0.265";
 /// The oldest QEMU whose edu device handles a full 4096-byte DMA.
 const QEMU_MAJOR: u32 = 10;
 
@@ -23,6 +27,7 @@ const PINNED: &[&str] = &[
 
 /// Debian packages installed at any version.
 const PLAIN: &[&str] = &[
+    "gdb",
     "clang",
     "lld",
     "llvm",
@@ -45,6 +50,7 @@ pub struct Tools {
     pub rustdoc: PathBuf,
     pub clippy_driver: PathBuf,
     pub bindgen: PathBuf,
+    pub rust_analyzer: PathBuf,
     pub qemu: PathBuf,
     /// The project root: built files record paths relative to it.
     pub root: PathBuf,
@@ -57,6 +63,7 @@ impl Tools {
             rustdoc: "/usr/bin/rustdoc".into(),
             clippy_driver: "/usr/bin/clippy-driver".into(),
             bindgen: p.build.join("tools/bin/bindgen"),
+            rust_analyzer: p.build.join("tools/bin/rust-analyzer"),
             qemu: "/usr/bin/qemu-system-x86_64".into(),
             root: p.root.clone(),
         }
@@ -233,32 +240,32 @@ pub fn setup(p: &Project) -> Result {
             ]))?;
         }
     }
-    ensure_bindgen(p)
+    ensure_cargo_tool(p, "bindgen-cli", BINDGEN, "about 2 minutes")?;
+    ensure_cargo_tool(
+        p,
+        "ra_ap_rust-analyzer",
+        RUST_ANALYZER,
+        "rust-analyzer for `cargo xtask rust-analyzer`'s test: about 9 minutes",
+    )
 }
 
-fn ensure_bindgen(p: &Project) -> Result {
-    let tools = Tools::new(p);
-    let have = Command::new(&tools.bindgen)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    if have == format!("bindgen {BINDGEN}") {
-        say("setup", &format!("bindgen {BINDGEN} present"));
+/// Installs crate `krate` at `version` into build/tools with `cargo install`
+/// unless cargo's own record there says it is installed.
+fn ensure_cargo_tool(p: &Project, krate: &str, version: &str, about: &str) -> Result {
+    let root = p.build.join("tools");
+    let record = fs::read_to_string(root.join(".crates.toml")).unwrap_or_default();
+    if record.contains(&format!("\"{krate} {version} (registry+")) {
+        say("setup", &format!("{krate} {version} present"));
         return Ok(());
     }
-    say(
-        "setup",
-        &format!("building bindgen-cli {BINDGEN} (about 2 minutes)"),
-    );
-    let root: &Path = &p.build.join("tools");
+    say("setup", &format!("building {krate} {version} ({about})"));
     run(Command::new("cargo").args([
         "install",
         "--quiet",
         "--locked",
-        "bindgen-cli",
+        krate,
         "--version",
-        BINDGEN,
+        version,
         "--root",
         &root.to_string_lossy(),
     ]))

@@ -166,6 +166,25 @@ fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result
         mod_warnings.is_empty(),
         || mod_warnings.join(" / "),
     );
+    // A PCI driver's module device table reaches modpost: the module has
+    // `alias=pci:` lines, so udev loads it for its devices.
+    let mut no_alias = Vec::new();
+    for m in &ready.modules {
+        let src = p
+            .root
+            .join("drivers")
+            .join(&m.name)
+            .join(format!("{}.rs", m.name));
+        let text = fs::read_to_string(&src).unwrap_or_default();
+        if text.contains("pci_device_table!") && !contains(&fs::read(&m.ko)?, b"alias=pci:v") {
+            no_alias.push(m.name.clone());
+        }
+    }
+    t.add(
+        "quality.pci_drivers_have_modalias".into(),
+        no_alias.is_empty(),
+        || format!("no alias=pci: line in {}", no_alias.join(", ")),
+    );
     // Drivers contain no `unsafe`: what they need belongs in the bindings.
     // Every file counts (an `include!`d file need not end in `.rs`), and
     // only whole-line comments are skipped (a `//` inside a string is not a
@@ -229,6 +248,11 @@ fn quality_gates(p: &Project, b: &Built, ready: &Ready, t: &mut Tally) -> Result
         }
     }
     Ok(())
+}
+
+/// Whether `needle` occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The error headlines of a build log: the compiler's `error[…]`/`error:`
@@ -870,9 +894,7 @@ pub fn list(p: &Project) -> Result<i32> {
 /// `cache`). Returns 0 only if every test that ran passed.
 pub fn test(p: &Project, args: &[String], fresh: bool) -> Result<i32> {
     let scripts = guest_scripts(p)?;
-    if !fresh {
-        crate::cache::enable();
-    }
+    crate::cache::enable(fresh);
     let sel = Selection::parse(args, &scripts)?;
     let on = |step: &str| sel.on(step);
     let canaries = sel.canaries.clone();

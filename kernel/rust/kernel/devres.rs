@@ -12,7 +12,7 @@ use crate::{
     alloc::flags::GFP_KERNEL,
     bindings,
     driver::BoundDevice,
-    error::{code::ENXIO, to_result, Result},
+    error::{to_result, Result},
     revocable::{Revocable, RevocableGuard},
     sync::Arc,
 };
@@ -34,7 +34,7 @@ use core::ffi::c_void;
 /// # use kernel::{devres::Devres, driver::BoundDevice, prelude::*};
 /// fn keep_counter(dev: &impl BoundDevice) -> Result<Devres<u32>> {
 ///     let d = Devres::new(dev, 7u32)?;
-///     let _next = d.try_access_with(|v| *v + 1)?;
+///     let _next = d.try_access_with(|v| *v + 1).ok_or(ENXIO)?;
 ///     Ok(d)
 /// }
 /// ```
@@ -78,11 +78,11 @@ impl<T: Send + Sync + 'static> Devres<T> {
         self.inner.try_access()
     }
 
-    /// Runs `f` on the resource; fails with `ENXIO` once the device was unbound.
-    /// `f` may sleep (see [`Devres::try_access`]).
-    pub fn try_access_with<R>(&self, f: impl FnOnce(&T) -> R) -> Result<R> {
-        let guard = self.inner.try_access().ok_or(ENXIO)?;
-        Ok(f(&guard))
+    /// Runs `f` on the resource, or returns `None` once the device was
+    /// unbound (drivers answer that with `ENXIO`: `.ok_or(ENXIO)?`). `f` may
+    /// sleep (see [`Devres::try_access`]).
+    pub fn try_access_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        self.inner.try_access_with(f)
     }
 
     /// Releases the resource now (or waits for unbind's release of it);

@@ -1,19 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Generic driver support: device contexts and driver registration.
+//! Generic driver support: driver registration, and the proof that a device
+//! is bound ([`BoundDevice`]). The device contexts are in [`crate::device`].
 //!
 //! C header: [`include/linux/device/driver.h`](srctree/include/linux/device/driver.h)
-//!
-//! A bus device type (such as [`crate::pci::Device`]) is parameterised by a
-//! context that tells what is known about the device when a reference is held:
-//!
-//! - [`Normal`]: nothing; any reference to the device.
-//! - [`Bound`]: the device is bound to this driver for as long as the reference
-//!   lives, so resources tied to the binding ([`crate::devres::Devres`]) may be
-//!   created from it.
-//! - [`Core`]: the reference was given to a bus callback (probe, unbind) with
-//!   the device lock held; everything [`Bound`] allows, plus operations that
-//!   need the lock.
 
 use crate::{
     bindings,
@@ -25,27 +15,6 @@ use crate::{
     ThisModule,
 };
 use core::pin::Pin;
-
-mod private {
-    pub trait Sealed {}
-}
-
-/// A device context marker. Sealed: only [`Normal`], [`Core`] and [`Bound`].
-pub trait DeviceContext: private::Sealed {}
-
-/// Any reference to a device.
-pub struct Normal;
-/// A reference given to a bus callback with the device lock held.
-pub struct Core;
-/// A reference that proves the device is bound to the driver.
-pub struct Bound;
-
-impl private::Sealed for Normal {}
-impl private::Sealed for Core {}
-impl private::Sealed for Bound {}
-impl DeviceContext for Normal {}
-impl DeviceContext for Core {}
-impl DeviceContext for Bound {}
 
 /// A device reference that proves the device is bound to its driver.
 ///

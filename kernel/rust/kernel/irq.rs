@@ -97,7 +97,7 @@ impl Drop for Cookie {
 ///
 /// ```
 /// use core::sync::atomic::{AtomicU32, Ordering};
-/// use kernel::{c_str, driver::Core, irq, pci, prelude::*};
+/// use kernel::{c_str, device::Core, irq, pci, prelude::*};
 ///
 /// struct Counter(AtomicU32);
 ///

@@ -13,8 +13,9 @@
 use crate::{
     alloc::{flags::GFP_KERNEL, KBox},
     bindings, device,
+    device::{Bound, Core, DeviceContext, Normal},
     devres::{self, Devres},
-    driver::{self, Bound, BoundDevice, Core, DeviceContext, Normal},
+    driver::{self, BoundDevice},
     error::{code::*, to_result, Error, Result},
     io::{Io, IoRaw},
     str::CStr,
@@ -22,6 +23,9 @@ use crate::{
     ThisModule,
 };
 use core::{ffi::c_void, marker::PhantomData, ops::Deref, pin::Pin, ptr::NonNull};
+
+mod id;
+pub use self::id::{Class, ClassMask, Vendor};
 
 /// The number of standard BARs of a PCI device.
 pub const NUM_BARS: u32 = 6;
@@ -34,10 +38,10 @@ pub struct DeviceId(bindings::pci_device_id);
 impl DeviceId {
     const PCI_ANY_ID: u32 = !0;
 
-    /// Matches a vendor and device ID, any subsystem.
-    pub const fn from_id(vendor: u32, device: u32) -> Self {
+    /// Matches a vendor and device ID, any subsystem (C: `PCI_DEVICE`).
+    pub const fn from_id(vendor: Vendor, device: u32) -> Self {
         Self(bindings::pci_device_id {
-            vendor,
+            vendor: vendor.as_raw() as u32,
             device,
             subvendor: Self::PCI_ANY_ID,
             subdevice: Self::PCI_ANY_ID,
@@ -61,11 +65,31 @@ impl DeviceId {
             override_only: 0,
         })
     }
+
+    /// Matches a vendor's devices of a class (C: `PCI_DEVICE_CLASS` with a
+    /// vendor).
+    pub const fn from_class_and_vendor(
+        class: Class,
+        class_mask: ClassMask,
+        vendor: Vendor,
+    ) -> Self {
+        Self(bindings::pci_device_id {
+            vendor: vendor.as_raw() as u32,
+            device: Self::PCI_ANY_ID,
+            subvendor: Self::PCI_ANY_ID,
+            subdevice: Self::PCI_ANY_ID,
+            class: class.as_raw(),
+            class_mask: class_mask.as_raw(),
+            driver_data: 0,
+            override_only: 0,
+        })
+    }
 }
 
 /// A driver's ID table: `N` IDs, a zeroed sentinel, and per-ID driver data.
 ///
-/// Built by [`pci_device_table!`](crate::pci_device_table).
+/// Built by [`pci_device_table!`](crate::pci_device_table); a driver names it
+/// as `const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;`.
 ///
 /// # Invariants
 ///
@@ -97,54 +121,70 @@ impl<U: 'static, const N: usize> IdArray<U, N> {
             info,
         }
     }
+}
 
-    /// The table as the driver trait takes it.
-    pub const fn table(&'static self) -> IdTable<U> {
-        IdTable {
-            ids: &self.ids as *const _ as *const bindings::pci_device_id,
-            info: &self.info,
-        }
+/// The size in bytes of `table`'s C table: the IDs and the sentinel.
+#[doc(hidden)]
+pub const fn raw_table_size<U: 'static, const N: usize>(_table: &IdArray<U, N>) -> usize {
+    (N + 1) * core::mem::size_of::<bindings::pci_device_id>()
+}
+
+/// The bytes of `table`'s C table, for `MODULE_DEVICE_TABLE` (see
+/// [`module_device_table!`](crate::module_device_table)). Only an
+/// [`IdArray`] is accepted, so the exported symbol holds a real ID table.
+#[doc(hidden)]
+pub const fn raw_table_bytes<U: 'static, const N: usize, const S: usize>(
+    table: &IdArray<U, N>,
+) -> [core::mem::MaybeUninit<u8>; S] {
+    assert!(S == raw_table_size(table));
+    // SAFETY: `IdArray` is `repr(C)` and starts with the `N + 1` IDs, which
+    // are `S` bytes (checked above); any bytes are valid `MaybeUninit<u8>`,
+    // and the read is of memory `table` keeps valid.
+    unsafe {
+        core::ptr::read((table as *const IdArray<U, N>).cast::<[core::mem::MaybeUninit<u8>; S]>())
     }
 }
 
-/// A reference to an [`IdArray`] of any length.
-///
-/// # Invariants
-///
-/// `ids` points to `info.len()` IDs followed by a zeroed sentinel, in static
-/// memory, with `driver_data` of entry `i` equal to `i`.
-pub struct IdTable<U: 'static> {
-    ids: *const bindings::pci_device_id,
-    info: &'static [U],
+mod sealed {
+    pub trait Sealed {}
 }
 
-// SAFETY: The table is immutable static data.
-unsafe impl<U: Sync> Sync for IdTable<U> {}
-// SAFETY: The table is immutable static data.
-unsafe impl<U: Sync> Send for IdTable<U> {}
+impl<U: 'static, const N: usize> sealed::Sealed for IdArray<U, N> {}
 
-impl<U: 'static> IdTable<U> {
+/// What a driver's ID table gives the PCI core. Sealed: only [`IdArray`].
+pub trait DeviceIdTable<U: 'static>: sealed::Sealed + Sync {
+    /// The C table, terminated by a zeroed entry.
+    fn as_ptr(&self) -> *const bindings::pci_device_id;
+    /// The driver data of entry `index`.
+    fn info(&self, index: usize) -> Option<&U>;
     /// The number of IDs.
-    pub fn len(&self) -> usize {
-        self.info.len()
-    }
-
+    fn len(&self) -> usize;
     /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.info.is_empty()
-    }
-
-    fn as_ptr(&self) -> *const bindings::pci_device_id {
-        self.ids
-    }
-
-    /// The driver data of the entry that matched, if it is one of ours.
-    fn info(&self, id: &bindings::pci_device_id) -> Option<&'static U> {
-        self.info.get(id.driver_data)
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
-/// Declares a static PCI ID table for a driver.
+impl<U: Sync + 'static, const N: usize> DeviceIdTable<U> for IdArray<U, N> {
+    fn as_ptr(&self) -> *const bindings::pci_device_id {
+        self.ids.as_ptr()
+    }
+
+    fn info(&self, index: usize) -> Option<&U> {
+        self.info.get(index)
+    }
+
+    fn len(&self) -> usize {
+        N
+    }
+}
+
+/// A driver's ID table as [`Driver::ID_TABLE`] takes it (as in mainline 6.18).
+pub type IdTable<U> = &'static dyn DeviceIdTable<U>;
+
+/// Declares a driver's PCI ID table `$table` and its module device table
+/// `$module_table` (the `MODULE_DEVICE_TABLE` that gives the module its
+/// `alias=pci:...` lines, so it autoloads), as mainline 6.18 does.
 ///
 /// # Examples
 ///
@@ -153,16 +193,37 @@ impl<U: 'static> IdTable<U> {
 ///
 /// kernel::pci_device_table!(
 ///     TABLE,
+///     MODULE_TABLE,
 ///     u32,
-///     [(pci::DeviceId::from_id(0x1234, 0x11e8), 7), (pci::DeviceId::from_class(0x010802, !0), 9)]
+///     [
+///         (pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8), 7),
+///         (pci::DeviceId::from_class(0x010802, !0), 9)
+///     ]
 /// );
-/// assert_eq!(TABLE.table().len(), 2);
+/// const ID_TABLE: pci::IdTable<u32> = &TABLE;
+/// assert_eq!(ID_TABLE.len(), 2);
+/// assert_eq!(ID_TABLE.info(1), Some(&9));
 /// ```
 #[macro_export]
 macro_rules! pci_device_table {
-    ($name:ident, $info:ty, [$(($id:expr, $data:expr)),* $(,)?]) => {
-        static $name: $crate::pci::IdArray<$info, { [$(stringify!($id)),*].len() }> =
+    ($table:ident, $module_table:ident, $info:ty, [$(($id:expr, $data:expr)),* $(,)?]) => {
+        const $table: $crate::pci::IdArray<$info, { [$(stringify!($id)),*].len() }> =
             $crate::pci::IdArray::new([$($id),*], [$($data),*]);
+        $crate::module_device_table!("pci", $module_table, $table);
+    };
+}
+
+/// Exports `$table` (an [`IdArray`], nothing else) as the module's device
+/// table of bus `$type`, the symbol `modpost` turns into `alias=` lines (C:
+/// `MODULE_DEVICE_TABLE`). The symbol is data named `__mod_<type>__<table>_device_table`
+/// in the module; the kernel never runs or links it.
+#[macro_export]
+macro_rules! module_device_table {
+    ($type:literal, $module_table:ident, $table:ident) => {
+#[rustfmt::skip]
+        #[export_name = concat!("__mod_", $type, "__", stringify!($table), "_device_table")]
+        static $module_table: [::core::mem::MaybeUninit<u8>;
+            $crate::pci::raw_table_size(&$table)] = $crate::pci::raw_table_bytes(&$table);
     };
 }
 
@@ -174,15 +235,15 @@ macro_rules! pci_device_table {
 /// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
 ///
 /// ```
-/// use kernel::{driver::Core, pci, prelude::*};
+/// use kernel::{device::Core, pci, prelude::*};
 ///
 /// struct MyDriver;
 ///
-/// kernel::pci_device_table!(MY_IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+/// kernel::pci_device_table!(PCI_TABLE, MODULE_PCI_TABLE, (), [(pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8), ())]);
 ///
 /// impl pci::Driver for MyDriver {
 ///     type IdInfo = ();
-///     const ID_TABLE: pci::IdTable<()> = MY_IDS.table();
+///     const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 ///
 ///     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
 ///         pdev.enable_device_mem()?;
@@ -246,7 +307,7 @@ impl<T: Driver> Adapter<T> {
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
         // SAFETY: The PCI core passes the entry of our table (or a dynamic ID) that matched; it is valid for the call.
         let id = unsafe { &*id };
-        let Some(info) = T::ID_TABLE.info(id) else {
+        let Some(info) = T::ID_TABLE.info(id.driver_data) else {
             // A dynamic ID (sysfs new_id) whose driver_data indexes nothing.
             dev_err(
                 dev,
@@ -306,7 +367,7 @@ fn dev_err<Ctx: DeviceContext>(dev: &Device<Ctx>, msg: &CStr) {
 /// kernel::module_pci_driver! {
 ///     type: MyDriver,
 ///     name: "my_driver",
-///     author: "Someone",
+///     authors: ["Someone"],
 ///     description: "My PCI driver",
 ///     license: "GPL v2",
 /// }
@@ -340,7 +401,7 @@ macro_rules! module_pci_driver {
 /// A PCI device.
 ///
 /// `Ctx` tells what the holder of a reference knows about the device (see
-/// [`crate::driver`]): [`Core`] in bus callbacks, [`Bound`] while bound,
+/// [`crate::device`]): [`Core`] in bus callbacks, [`Bound`] while bound,
 /// [`Normal`] otherwise. References convert to less-capable contexts.
 ///
 /// # Invariants
@@ -370,9 +431,9 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     }
 
     /// The vendor ID.
-    pub fn vendor_id(&self) -> u16 {
+    pub fn vendor_id(&self) -> Vendor {
         // SAFETY: The device is valid; `vendor` is fixed after enumeration.
-        unsafe { (*self.as_raw()).vendor }
+        Vendor::from_raw(unsafe { (*self.as_raw()).vendor })
     }
 
     /// The device ID.
@@ -388,9 +449,9 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     }
 
     /// The class code (class, subclass, prog-if).
-    pub fn class(&self) -> u32 {
+    pub fn pci_class(&self) -> Class {
         // SAFETY: The device is valid; `class` is fixed after enumeration.
-        unsafe { (*self.as_raw()).class }
+        Class::from_raw(unsafe { (*self.as_raw()).class })
     }
 
     /// The length of BAR `bar`, 0 if it is not implemented; `EINVAL` if `bar`

@@ -9,7 +9,7 @@ use kernel::prelude::*;
 module! {
     type: CanaryCompileFailExtra,
     name: "canary_compile_fail_extra",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "fails to build for one more reason than expected",
     license: "GPL",
 }

@@ -9,7 +9,7 @@ use kernel::prelude::*;
 module! {
     type: CanaryCompileFail,
     name: "canary_compile_fail",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "fails to build for the wrong reason",
     license: "GPL",
 }

@@ -5,11 +5,19 @@
 //! make resources tied to the binding; a plain `ARef<pci::Device>` kept by the
 //! driver may outlive the binding.
 
-use kernel::{c_str, driver::Core, pci, prelude::*, types::ARef};
+use kernel::{c_str, device::Core, pci, prelude::*, types::ARef};
 
 struct Misuse;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 fn map_later(dev: &ARef<pci::Device>) -> Result {
     let _bar = dev.iomap_region_sized::<4096>(0, c_str!("misuse"))?;
@@ -18,7 +26,7 @@ fn map_later(dev: &ARef<pci::Device>) -> Result {
 
 impl pci::Driver for Misuse {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         let kept: ARef<pci::Device> = ARef::from(&***pdev);
@@ -30,7 +38,7 @@ impl pci::Driver for Misuse {
 kernel::module_pci_driver! {
     type: Misuse,
     name: "bar_from_unbound_device",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "compile-fail case",
     license: "GPL v2",
 }

@@ -3,20 +3,28 @@
 //! Must not build: a register read at a constant offset past the end of the
 //! mapped BAR. `Io::read32` checks constant offsets with `build_assert!`.
 
-use kernel::{c_str, driver::Core, pci, prelude::*};
+use kernel::{c_str, device::Core, pci, prelude::*};
 
 struct Misuse;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for Misuse {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         let bar = pdev.iomap_region_sized::<4096>(0, c_str!("misuse"))?;
         // The BAR is 4096 bytes: offset 4096 is one past its end.
-        let v = bar.try_access_with(|b| b.read32(4096))?;
+        let v = bar.try_access_with(|b| b.read32(4096)).ok_or(ENXIO)?;
         pr_info!("{v}\n");
         pci::pin(Misuse)
     }
@@ -25,7 +33,7 @@ impl pci::Driver for Misuse {
 kernel::module_pci_driver! {
     type: Misuse,
     name: "mmio_offset_past_bar",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "compile-fail case",
     license: "GPL v2",
 }

@@ -3,20 +3,28 @@
 //! Must build: the case's code with an aligned offset, so the case fails only
 //! because of its misaligned read.
 
-use kernel::{c_str, driver::Core, pci, prelude::*};
+use kernel::{c_str, device::Core, pci, prelude::*};
 
 struct Misuse;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for Misuse {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         let bar = pdev.iomap_region_sized::<4096>(0, c_str!("misuse"))?;
         // Offset 4 is 4-byte aligned.
-        let v = bar.try_access_with(|b| b.read32(4))?;
+        let v = bar.try_access_with(|b| b.read32(4)).ok_or(ENXIO)?;
         pr_info!("{v}\n");
         pci::pin(Misuse)
     }
@@ -25,7 +33,7 @@ impl pci::Driver for Misuse {
 kernel::module_pci_driver! {
     type: Misuse,
     name: "mmio_misaligned_twin",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "compile-fail case",
     license: "GPL v2",
 }

@@ -3,7 +3,7 @@
 //! Must not build: allocate (or map) before the mask is set. Allocators and
 //! mappers take the `DmaDevice` that only setting the mask returns.
 
-use kernel::{dma::CoherentAllocation, driver::Core, pci, prelude::*};
+use kernel::{device::Core, dma::CoherentAllocation, pci, prelude::*};
 
 pub fn probe_part(pdev: &pci::Device<Core>) -> Result<CoherentAllocation<u64>> {
     pdev.enable_device_mem()?;

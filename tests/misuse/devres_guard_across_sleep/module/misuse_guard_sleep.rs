@@ -6,7 +6,7 @@
 use kernel::{
     c_str,
     delay::msleep,
-    driver::Core,
+    device::Core,
     pci,
     prelude::*,
     sync::{Arc, Completion},
@@ -15,11 +15,19 @@ use kernel::{
 
 struct MisuseGuardSleep;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for MisuseGuardSleep {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
@@ -37,11 +45,11 @@ impl pci::Driver for MisuseGuardSleep {
                 b.read32(0)
             });
             match id {
-                Ok(id) => pr_info!(
+                Some(id) => pr_info!(
                     "misuse: BAR read after a 2 s sleep under the guard: {:#x}\n",
                     id
                 ),
-                Err(e) => pr_err!("misuse: guard refused: {:?}\n", e),
+                None => pr_err!("misuse: guard refused: ENXIO\n"),
             }
         })?;
         if !holding.wait_timeout(5000) {
@@ -54,7 +62,7 @@ impl pci::Driver for MisuseGuardSleep {
 kernel::module_pci_driver! {
     type: MisuseGuardSleep,
     name: "misuse_guard_sleep",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: a Devres guard held across a sleep during unbind",
     license: "GPL v2",
 }

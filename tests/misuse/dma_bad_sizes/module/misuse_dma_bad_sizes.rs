@@ -11,15 +11,23 @@
 
 use kernel::{
     c_str,
+    device::Core,
     dma::{CoherentAllocation, DmaMask, DmaPool, ToDevice},
-    driver::Core,
     pci,
     prelude::*,
 };
 
 struct MisuseDmaBadSizes;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 fn show<T>(what: &str, r: Result<T>) {
     match r {
@@ -30,7 +38,7 @@ fn show<T>(what: &str, r: Result<T>) {
 
 impl pci::Driver for MisuseDmaBadSizes {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         // Memory decoding is still off: MMIO would read all-ones.
@@ -77,7 +85,7 @@ impl pci::Driver for MisuseDmaBadSizes {
 kernel::module_pci_driver! {
     type: MisuseDmaBadSizes,
     name: "misuse_dma_bad_sizes",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: sizes and indexes the C core cannot serve",
     license: "GPL v2",
 }

@@ -6,15 +6,23 @@
 
 use kernel::{
     c_str,
+    device::Core,
     dma::{DmaMask, DmaPool},
-    driver::Core,
     pci,
     prelude::*,
 };
 
 struct MisusePoolReuse;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 fn check(what: &str, block: [u8; 64]) -> Result {
     if block.iter().all(|&b| b == 0) {
@@ -28,7 +36,7 @@ fn check(what: &str, block: [u8; 64]) -> Result {
 
 impl pci::Driver for MisusePoolReuse {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
@@ -53,7 +61,7 @@ impl pci::Driver for MisusePoolReuse {
 kernel::module_pci_driver! {
     type: MisusePoolReuse,
     name: "misuse_pool_reuse",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: pool blocks read before they are written",
     license: "GPL v2",
 }

@@ -5,15 +5,23 @@
 //! it, and must not unregister the driver that was never registered (which
 //! WARNs "Unexpected driver unregister!").
 
-use kernel::{c_str, driver, driver::Core, pci, prelude::*};
+use kernel::{c_str, device::Core, driver, pci, prelude::*};
 
 struct Nothing;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0xdead), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0xdead),
+        ()
+    )]
+);
 
 impl pci::Driver for Nothing {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(_pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         Err(ENODEV)
@@ -45,7 +53,7 @@ impl kernel::Module for MisuseDriverDup {
 module! {
     type: MisuseDriverDup,
     name: "misuse_driver_dup",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: a duplicate driver name",
     license: "GPL v2",
 }

@@ -4,20 +4,23 @@
 //! probed. `driver_register` attaches matching devices and takes each
 //! one's device lock: this device's is held by the probe itself.
 
-use kernel::{
-    c_str,
-    driver::{Core, Registration},
-    pci,
-    prelude::*,
-};
+use kernel::{c_str, device::Core, driver::Registration, pci, prelude::*};
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 struct Inner;
 
 impl pci::Driver for Inner {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(_pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         Err(ENODEV)
@@ -28,7 +31,7 @@ struct MisuseRegProbe;
 
 impl pci::Driver for MisuseRegProbe {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(_pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         match Registration::<pci::Adapter<Inner>>::new(
@@ -50,7 +53,7 @@ impl pci::Driver for MisuseRegProbe {
 kernel::module_pci_driver! {
     type: MisuseRegProbe,
     name: "misuse_reg_probe",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: a driver registered from a probe",
     license: "GPL v2",
 }

@@ -8,9 +8,9 @@
 
 use kernel::{
     c_str,
+    device::Core,
     devres::Devres,
     dma::{CoherentAllocation, DmaMask, DmaPool, OwnedPoolBlock},
-    driver::Core,
     irq, new_spinlock_irq, pci,
     prelude::*,
     sync::{Arc, SpinLockIrq},
@@ -40,7 +40,7 @@ struct Dropper {
 
 impl irq::Handler for Dropper {
     fn handle(&self) -> irq::IrqReturn {
-        let Ok(status) = self.bar.try_access_with(|b| b.read32(IRQ_STATUS)) else {
+        let Some(status) = self.bar.try_access_with(|b| b.read32(IRQ_STATUS)) else {
             return irq::IrqReturn::None;
         };
         if status == 0 {
@@ -58,11 +58,19 @@ impl irq::Handler for Dropper {
 
 struct MisuseIrqDrop;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for MisuseIrqDrop {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
@@ -99,7 +107,8 @@ impl pci::Driver for MisuseIrqDrop {
                 registration,
             })
         });
-        bar.try_access_with(|b| b.write32(1, IRQ_RAISE))?;
+        bar.try_access_with(|b| b.write32(1, IRQ_RAISE))
+            .ok_or(ENXIO)?;
         pci::pin(MisuseIrqDrop)
     }
 }
@@ -107,7 +116,7 @@ impl pci::Driver for MisuseIrqDrop {
 kernel::module_pci_driver! {
     type: MisuseIrqDrop,
     name: "misuse_irq_drop",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: last owners dropped in an interrupt handler",
     license: "GPL v2",
 }

@@ -2,7 +2,7 @@
 
 //! Must build: request the device's own vector 0.
 
-use kernel::{c_str, driver::Core, irq, pci, prelude::*};
+use kernel::{c_str, device::Core, irq, pci, prelude::*};
 
 pub struct Quiet;
 

@@ -7,7 +7,7 @@
 //! freed memory, or at unloaded code). The binding gives every handler an
 //! address of its own.
 
-use kernel::{c_str, driver::Core, irq, pci, prelude::*};
+use kernel::{c_str, device::Core, irq, pci, prelude::*};
 
 struct Quiet;
 
@@ -21,11 +21,19 @@ struct MisuseIrqZst {
     _first: irq::Registration<Quiet>,
 }
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for MisuseIrqZst {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
@@ -41,7 +49,7 @@ impl pci::Driver for MisuseIrqZst {
 kernel::module_pci_driver! {
     type: MisuseIrqZst,
     name: "misuse_irq_zst",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: zero-sized IRQ handlers on a shared line",
     license: "GPL v2",
 }

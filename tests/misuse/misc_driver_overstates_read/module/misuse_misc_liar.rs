@@ -42,7 +42,7 @@ impl kernel::Module for MisuseMiscLiar {
 module! {
     type: MisuseMiscLiar,
     name: "misuse_misc_liar",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: a read that claims more than was asked",
     license: "GPL v2",
 }

@@ -45,7 +45,7 @@ impl kernel::Module for MisuseMiscDup {
 module! {
     type: MisuseMiscDup,
     name: "misuse_misc_dup",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: a duplicate misc device name",
     license: "GPL v2",
 }

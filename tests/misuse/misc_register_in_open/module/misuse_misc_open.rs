@@ -84,7 +84,7 @@ impl kernel::Module for MisuseMiscOpen {
 module! {
     type: MisuseMiscOpen,
     name: "misuse_misc_open",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: misc registrations from a misc open",
     license: "GPL v2",
 }

@@ -6,7 +6,7 @@
 use kernel::{devres::Devres, pci, prelude::*};
 
 pub fn kick(master: &Devres<pci::BusMaster>) -> Result {
-    master.try_access_with(|m| m.clear())
+    master.try_access_with(|m| m.clear()).ok_or(ENXIO)
 }
 
 include!("case_module.rs");

@@ -7,7 +7,8 @@
 
 use kernel::{
     c_str,
-    driver::{Core, Registration},
+    device::Core,
+    driver::Registration,
     miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
     pci,
     prelude::*,
@@ -29,11 +30,19 @@ static FOPS: Vtable<Leaked> = Vtable::new(&THIS_MODULE);
 /// A driver for a device nobody has: it only needs to be registered.
 struct NoDevice;
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0xdead), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0xdead),
+        ()
+    )]
+);
 
 impl pci::Driver for NoDevice {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(_pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         Err(ENODEV)
@@ -61,7 +70,7 @@ impl kernel::Module for MisuseLeak {
 module! {
     type: MisuseLeak,
     name: "misuse_leak",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: registrations leaked past module unload",
     license: "GPL v2",
 }

@@ -4,17 +4,25 @@
 //! `Devres` in probe. Each keeps a user count that unbind would wait for
 //! forever (holding the device lock and the PCI rescan lock).
 
-use kernel::{c_str, dma::DmaMask, driver::Core, pci, prelude::*};
+use kernel::{c_str, device::Core, dma::DmaMask, pci, prelude::*};
 
 struct MisuseLeakedUsers {
     _bar: kernel::devres::Devres<pci::Bar<4096>>,
 }
 
-kernel::pci_device_table!(IDS, (), [(pci::DeviceId::from_id(0x1234, 0x11e8), ())]);
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 impl pci::Driver for MisuseLeakedUsers {
     type IdInfo = ();
-    const ID_TABLE: pci::IdTable<()> = IDS.table();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
@@ -30,7 +38,7 @@ impl pci::Driver for MisuseLeakedUsers {
 kernel::module_pci_driver! {
     type: MisuseLeakedUsers,
     name: "misuse_leaked_users",
-    author: "dmabridge",
+    authors: ["dmabridge"],
     description: "misuse case: users of the binding leaked before unbind",
     license: "GPL v2",
 }
