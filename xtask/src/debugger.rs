@@ -4,7 +4,8 @@
 //! `debugger`).
 
 use crate::demo::{boot_script, Ready};
-use crate::qemu::{gdb_command, BootOpts};
+use crate::kernel::Built;
+use crate::qemu::BootOpts;
 use crate::test::Tally;
 use crate::util::{say, Hasher, Result};
 use crate::Project;
@@ -77,7 +78,11 @@ pub fn gdb_verdict(out: &str) -> std::result::Result<(), String> {
         .filter(|(w, _)| !out.contains(w))
         .map(|(_, why)| *why)
         .collect();
-    if !out.lines().any(|l| l.starts_with("edu ")) {
+    // lx-lsmod: `0xffffffffa0000000 edu   159744  0`.
+    if !out
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("edu") && l.starts_with("0x"))
+    {
         return Err(format!(
             "lx-lsmod does not list edu{}",
             if missing.is_empty() {
@@ -195,6 +200,59 @@ pub fn gdb_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
     Ok(())
 }
 
+/// The gdb command that attaches to a boot started with `gdb_port`: the
+/// kernel's symbols and gdb helpers, the drivers' sources where their build
+/// copies are, a hardware breakpoint at `start_kernel` (software ones would
+/// be overwritten while the kernel decompresses itself), then `lx-symbols`,
+/// which loads each module's symbols from build/modules/test as the guest
+/// loads it.
+pub fn gdb_command(p: &Project, b: &Built, port: u16) -> Result<Vec<String>> {
+    let out = b.out.display().to_string();
+    let modules = p.build.join("modules/test");
+    let mut ex = vec![
+        ("-iex", format!("add-auto-load-safe-path {out}")),
+        // QEMU may still be starting: retry the connection for a minute.
+        ("-iex", "set tcp connect-timeout 60".to_string()),
+        ("-ex", format!("file {out}/vmlinux")),
+        ("-ex", format!("source {out}/vmlinux-gdb.py")),
+    ];
+    // Build paths are recorded relative to the project (KCFLAGS and
+    // KRUSTFLAGS of `Tools::make_vars`): gdb finds them from the project
+    // root (C files under the kernel's output folder, where they were
+    // compiled), and a driver's sources in drivers/ rather than in its
+    // build copy.
+    ex.push(("-ex", format!("directory {}", p.root.display())));
+    ex.push((
+        "-ex",
+        format!(
+            "set substitute-path build/kernel/test/build/src {}",
+            p.build.join("src").display()
+        ),
+    ));
+    for name in crate::modules::driver_names(p)? {
+        ex.push((
+            "-ex",
+            format!(
+                "set substitute-path build/modules/test/{name} {}",
+                p.root.join("drivers").join(&name).display()
+            ),
+        ));
+    }
+    ex.extend([
+        ("-ex", format!("target remote 127.0.0.1:{port}")),
+        ("-ex", "hbreak start_kernel".to_string()),
+        ("-ex", "continue".to_string()),
+        ("-ex", "delete".to_string()),
+        ("-ex", format!("lx-symbols {}", modules.display())),
+    ]);
+    let mut cmd = vec!["gdb".to_string(), "-q".to_string()];
+    for (flag, arg) in ex {
+        cmd.push(flag.to_string());
+        cmd.push(arg);
+    }
+    Ok(cmd)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,9 +260,9 @@ mod tests {
     #[test]
     fn gdb_verdict_needs_every_piece() {
         let good = "Linux version 6.12.117 (x)\nloading @0xffffffffa0000000: /b/edu.ko\n\
-                    edu 0xffffffffa0000000 16384\nFile /b/modules/test/edu/edu.rs:\n#0 at kernel/reboot.c:7\n";
+                    0xffffffffa0000000 edu  16384  0\nFile /b/modules/test/edu/edu.rs:\n#0 at kernel/reboot.c:7\n";
         assert_eq!(gdb_verdict(good), Ok(()));
-        assert!(gdb_verdict(&good.replace("edu 0x", "xdu 0x"))
+        assert!(gdb_verdict(&good.replace(" edu  ", " xdu  "))
             .unwrap_err()
             .contains("lx-lsmod"));
         assert!(gdb_verdict(&good.replace("/b/edu.ko", "/b/x.ko"))

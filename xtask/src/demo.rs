@@ -104,7 +104,7 @@ pub fn run(p: &Project, args: &RunArgs) -> Result<i32> {
     let log = p.build.join("logs/run.log");
     let gdb_port = args.gdb.then_some(GDB_PORT);
     if let Some(port) = gdb_port {
-        let cmd = qemu::gdb_command(p, &ready.kernel, port)?;
+        let cmd = crate::debugger::gdb_command(p, &ready.kernel, port)?;
         say(
             "run",
             &format!(

@@ -152,50 +152,6 @@ fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &Boot
     cmd
 }
 
-/// The gdb command that attaches to a boot started with `gdb_port`: the
-/// kernel's symbols and gdb helpers, the drivers' sources where their build
-/// copies are, a hardware breakpoint at `start_kernel` (software ones would
-/// be overwritten while the kernel decompresses itself), then `lx-symbols`,
-/// which loads each module's symbols from build/modules/test as the guest
-/// loads it.
-pub fn gdb_command(p: &Project, b: &Built, port: u16) -> Result<Vec<String>> {
-    let out = b.out.display().to_string();
-    let modules = p.build.join("modules/test");
-    let mut ex = vec![
-        ("-iex", format!("add-auto-load-safe-path {out}")),
-        // QEMU may still be starting: retry the connection for a minute.
-        ("-iex", "set tcp connect-timeout 60".to_string()),
-        ("-ex", format!("file {out}/vmlinux")),
-        ("-ex", format!("source {out}/vmlinux-gdb.py")),
-    ];
-    // Build paths are recorded relative to the project (KCFLAGS and
-    // KRUSTFLAGS of `Tools::make_vars`): gdb finds them from the project
-    // root, and a driver's sources in drivers/ rather than in its build copy.
-    ex.push(("-ex", format!("directory {}", p.root.display())));
-    for name in crate::modules::driver_names(p)? {
-        ex.push((
-            "-ex",
-            format!(
-                "set substitute-path build/modules/test/{name} {}",
-                p.root.join("drivers").join(&name).display()
-            ),
-        ));
-    }
-    ex.extend([
-        ("-ex", format!("target remote 127.0.0.1:{port}")),
-        ("-ex", "hbreak start_kernel".to_string()),
-        ("-ex", "continue".to_string()),
-        ("-ex", "delete".to_string()),
-        ("-ex", format!("lx-symbols {}", modules.display())),
-    ]);
-    let mut cmd = vec!["gdb".to_string(), "-q".to_string()];
-    for (flag, arg) in ex {
-        cmd.push(flag.to_string());
-        cmd.push(arg);
-    }
-    Ok(cmd)
-}
-
 /// The replay key of a boot: QEMU's binary (size and time stamp), its whole
 /// command line with the kernel image and the initramfs replaced by their
 /// contents, and the timeout.
