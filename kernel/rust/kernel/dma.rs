@@ -123,6 +123,9 @@ pub enum DataDirection {
     ToDevice = bindings::dma_data_direction_DMA_TO_DEVICE,
     /// The device writes the memory.
     FromDevice = bindings::dma_data_direction_DMA_FROM_DEVICE,
+    /// No transfer (C `DMA_NONE`, for debugging): no mapping takes it, since
+    /// a mapping's direction is one of the [`Direction`] types.
+    None = bindings::dma_data_direction_DMA_NONE,
 }
 
 mod private {

@@ -167,7 +167,11 @@ pub trait DeviceIdTable<U: 'static>: sealed::Sealed + Sync {
 
 impl<U: Sync + 'static, const N: usize> DeviceIdTable<U> for IdArray<U, N> {
     fn as_ptr(&self) -> *const bindings::pci_device_id {
-        self.ids.as_ptr()
+        // A pointer derived from the whole array, not from `self.ids`: the C
+        // matcher reads the sentinel after the IDs, which a pointer to `ids`
+        // alone has no right to (and with `N == 0` covers no bytes at all).
+        // `ids` is the first field of the `repr(C)` struct.
+        (self as *const Self).cast()
     }
 
     fn info(&self, index: usize) -> Option<&U> {
@@ -213,17 +217,19 @@ macro_rules! pci_device_table {
     };
 }
 
-/// Exports `$table` (an [`IdArray`], nothing else) as the module's device
-/// table of bus `$type`, the symbol `modpost` turns into `alias=` lines (C:
-/// `MODULE_DEVICE_TABLE`). The symbol is data named `__mod_<type>__<table>_device_table`
-/// in the module; the kernel never runs or links it.
+/// Exports `$table` (an [`IdArray`], nothing else) as the module's PCI
+/// device table, the symbol `modpost` turns into `alias=pci:...` lines (C:
+/// `MODULE_DEVICE_TABLE(pci, ...)`). Only `"pci"` is accepted; the symbol,
+/// data named `__mod_pci__<module path>__<table>_device_table`, is emitted
+/// only in modules (as in C), so built-in code cannot collide on it, and
+/// the kernel never runs or links it.
 #[macro_export]
 macro_rules! module_device_table {
-    ($type:literal, $module_table:ident, $table:ident) => {
-#[rustfmt::skip]
-        #[export_name = concat!("__mod_", $type, "__", stringify!($table), "_device_table")]
-        static $module_table: [::core::mem::MaybeUninit<u8>;
-            $crate::pci::raw_table_size(&$table)] = $crate::pci::raw_table_bytes(&$table);
+    ("pci", $module_table:ident, $table:ident) => {
+        #[cfg(MODULE)]
+        #[export_name = concat!("__mod_pci__", module_path!(), "__", stringify!($table), "_device_table")]
+        static $module_table: [::core::mem::MaybeUninit<u8>; $crate::pci::raw_table_size(&$table)] =
+            $crate::pci::raw_table_bytes(&$table);
     };
 }
 
@@ -259,6 +265,11 @@ pub trait Driver: Send + Sync + 'static {
     const ID_TABLE: IdTable<Self::IdInfo>;
 
     /// Binds the driver to `pdev`. The returned object lives until unbind.
+    ///
+    /// `id_info` belongs to the table entry the PCI core matched. It does not
+    /// prove which device this is: a device steered to the driver with
+    /// `driver_override` matches the core's catch-all ID, and gets the first
+    /// entry's data. Check the device's IDs where it matters.
     fn probe(pdev: &Device<Core>, id_info: &Self::IdInfo) -> Result<Pin<KBox<Self>>>;
 
     /// Called at unbind, before the driver's object is dropped: quiesce the
@@ -284,6 +295,8 @@ unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
             (*pdrv).name = name.as_char_ptr();
             (*pdrv).probe = Some(Self::probe_callback);
             (*pdrv).remove = Some(Self::remove_callback);
+            // The table is `'static` and zero-terminated (`IdArray`'s
+            // invariants; `DeviceIdTable` is sealed to it).
             (*pdrv).id_table = T::ID_TABLE.as_ptr();
         }
         // SAFETY: `pdrv` is a fully initialised `pci_driver` that stays pinned until `unregister`.
@@ -305,7 +318,10 @@ impl<T: Driver> Adapter<T> {
     ) -> core::ffi::c_int {
         // SAFETY: The PCI core calls probe with a valid device, held locked and being bound to this driver for the duration of the call.
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
-        // SAFETY: The PCI core passes the entry of our table (or a dynamic ID) that matched; it is valid for the call.
+        // SAFETY: The PCI core passes the entry that matched: one of our
+        // table, a dynamic ID (whose `driver_data` `new_id` checked against
+        // our table), or, for `driver_override`, its own static catch-all
+        // ID (`driver_data` 0); each is valid for the call.
         let id = unsafe { &*id };
         let Some(info) = T::ID_TABLE.info(id.driver_data) else {
             // A dynamic ID (sysfs new_id) whose driver_data indexes nothing.
@@ -679,7 +695,7 @@ impl Device<Bound> {
     /// A handle that stops the device's DMA ([`BusMaster::clear`]) from any
     /// context of the driver (a timed-out file operation, an interrupt
     /// handler) while the device is bound to it; revoked at unbind, after
-    /// which `try_access_with` fails with `ENXIO` (and the binding has stopped
+    /// which `try_access_with` returns `None` (and the binding has stopped
     /// bus mastering itself).
     pub fn bus_master(&self) -> Result<Devres<BusMaster>> {
         Devres::new(

@@ -195,8 +195,10 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
         self.handle
     }
 
-    /// The DMA address of object `i`; `EINVAL` past the end.
-    pub fn dma_handle_of(&self, i: usize) -> Result<DmaAddress> {
+    /// The DMA address of object `offset` (in objects, not bytes); `EINVAL`
+    /// past the end.
+    pub fn dma_handle_with_offset(&self, offset: usize) -> Result<DmaAddress> {
+        let i = offset;
         if i >= self.count {
             return Err(EINVAL);
         }
