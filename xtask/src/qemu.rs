@@ -306,13 +306,6 @@ pub fn boot(p: &Project, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Bo
         );
     }
     let accel = accel(p, &tools, b, initrd)?;
-    say(
-        "run",
-        &format!(
-            "booting the kernel under QEMU ({accel}, timeout {}s)",
-            opts.timeout.as_secs()
-        ),
-    );
     let name = opts
         .log
         .file_stem()
@@ -326,6 +319,13 @@ pub fn boot(p: &Project, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Bo
         io_ctx(fs::write(&opts.log, &boot.log), "cannot write", &opts.log)?;
         return Ok(boot);
     }
+    say(
+        "run",
+        &format!(
+            "booting the kernel under QEMU ({accel}, timeout {}s)",
+            opts.timeout.as_secs()
+        ),
+    );
     let boot = boot_with(&tools, &accel, b, initrd, opts)?;
     if opts.gdb_port.is_none() {
         cache::record(p, &key, &encode(&boot))?;
