@@ -117,9 +117,9 @@ fn cli() -> Command {
             .long_about(
                 "Builds, boots and runs every test and ends with `N passed, N failed`; \
                  results also go to build/results/ (KTAP and JUnit XML).\n\n\
-                 With SELECTIONs, runs only those: a step (host, quality, harness_canaries, \
-                 compile_fail, misuse, guest, evidence), harness_canaries.NAME, or a guest \
-                 group or test (`dma`, `edu_c`, `edu.edu_loads`: one boot runs the scripts \
+                 With SELECTIONs, runs only those: a step (host, quality, ide, harness_canaries, \
+                 compile_fail, misuse, guest, debugger, evidence), harness_canaries.NAME, or a \
+                 guest group or test (`dma`, `edu_c`, `edu.edu_loads`: one boot runs the scripts \
                  printing them).\n\n\
                  A guest boot or module build whose inputs are byte-identical to one in an \
                  earlier fully passing run is replayed from its record and judged again; \
