@@ -1,7 +1,5 @@
-//! The tests of the driver author's tools: `cargo xtask rust-analyzer`'s
-//! file resolves to the built tree (step `ide`), and gdb attaches to a
-//! `run --gdb` boot with the kernel's and the modules' symbols (step
-//! `debugger`).
+//! `cargo xtask run --gdb`'s command, and its test (step `debugger`): gdb
+//! attaches to a `run --gdb` boot with the kernel's and the modules' symbols.
 
 use crate::demo::{boot_script, Ready};
 use crate::kernel::Built;
@@ -13,50 +11,6 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::thread;
 use std::time::Duration;
-
-/// `ide.rust_project_resolves`: the generated rust-project.json names only
-/// files and crates that exist, a crate for every driver on `core` and
-/// `kernel`, with the configuration's cfgs. `ide.rust_analyzer_drivers_clean`
-/// and `ide.rust_analyzer_sees_misuse`: rust-analyzer itself, on that file.
-pub fn ide_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
-    say("test", "ide: cargo xtask rust-analyzer's rust-project.json");
-    let bad = crate::ide::generate_and_check(p, &ready.kernel)?;
-    t.add("ide.rust_project_resolves".into(), bad.is_empty(), || {
-        bad.join(" / ")
-    });
-    say("test", "ide: rust-analyzer diagnostics on drivers/");
-    let (clean, probe) = crate::ide::analyzer_runs(p, &ready.kernel)?;
-    let drivers: Vec<String> = crate::modules::driver_names(p)?;
-    let unexpected: Vec<String> = crate::ide::parse_diagnostics(&clean)
-        .into_iter()
-        .filter(|d| drivers.contains(&d.krate) && !crate::ide::known_false_positive(d))
-        .map(|d| d.to_string())
-        .collect();
-    t.add(
-        "ide.rust_analyzer_drivers_clean".into(),
-        !clean.is_empty() && unexpected.is_empty(),
-        || {
-            if clean.is_empty() {
-                "rust-analyzer printed nothing".into()
-            } else {
-                unexpected
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            }
-        },
-    );
-    let found = crate::ide::parse_diagnostics(&probe)
-        .into_iter()
-        .any(|d| d.krate == "edu" && d.code == "E0599" && d.msg.contains("enable_device_memory"));
-    t.add("ide.rust_analyzer_sees_misuse".into(), found, || {
-        "a copy of edu.rs calling pdev.enable_device_memory() got no E0599 from rust-analyzer"
-            .into()
-    });
-    Ok(())
-}
 
 /// A free local TCP port.
 fn free_port() -> Result<u16> {

@@ -11,8 +11,10 @@
 //! rust-analyzer finds it there next to the Cargo workspace of the host
 //! tools (it looks one folder below the one you open).
 
+use crate::demo::Ready;
 use crate::kernel::{self, Built};
 use crate::setup::{self, Tools};
+use crate::test::Tally;
 use crate::util::{io_ctx, output, say, write_if_changed, Result};
 use crate::{bail, Project};
 use serde_json::Value;
@@ -333,6 +335,50 @@ pub fn analyzer_runs(p: &Project, b: &Built) -> Result<(String, String)> {
     let probed = diagnostics(&probe)?;
     crate::cache::record(p, &key, &format!("{clean}{SPLIT}{probed}"))?;
     Ok((clean, probed))
+}
+
+/// `ide.rust_project_resolves`: the generated rust-project.json names only
+/// files and crates that exist, a crate for every driver on `core` and
+/// `kernel`, with the configuration's cfgs. `ide.rust_analyzer_drivers_clean`
+/// and `ide.rust_analyzer_sees_misuse`: rust-analyzer itself, on that file.
+pub fn ide_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
+    say("test", "ide: cargo xtask rust-analyzer's rust-project.json");
+    let bad = generate_and_check(p, &ready.kernel)?;
+    t.add("ide.rust_project_resolves".into(), bad.is_empty(), || {
+        bad.join(" / ")
+    });
+    say("test", "ide: rust-analyzer diagnostics on drivers/");
+    let (clean, probe) = analyzer_runs(p, &ready.kernel)?;
+    let drivers: Vec<String> = crate::modules::driver_names(p)?;
+    let unexpected: Vec<String> = parse_diagnostics(&clean)
+        .into_iter()
+        .filter(|d| drivers.contains(&d.krate) && !known_false_positive(d))
+        .map(|d| d.to_string())
+        .collect();
+    t.add(
+        "ide.rust_analyzer_drivers_clean".into(),
+        !clean.is_empty() && unexpected.is_empty(),
+        || {
+            if clean.is_empty() {
+                "rust-analyzer printed nothing".into()
+            } else {
+                unexpected
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            }
+        },
+    );
+    let found = parse_diagnostics(&probe)
+        .into_iter()
+        .any(|d| d.krate == "edu" && d.code == "E0599" && d.msg.contains("enable_device_memory"));
+    t.add("ide.rust_analyzer_sees_misuse".into(), found, || {
+        "a copy of edu.rs calling pdev.enable_device_memory() got no E0599 from rust-analyzer"
+            .into()
+    });
+    Ok(())
 }
 
 /// `cargo xtask rust-analyzer`.

@@ -908,7 +908,7 @@ pub fn test(p: &Project, args: &[String], fresh: bool) -> Result<i32> {
         quality_gates(p, &ready.kernel, &ready, &mut t)?;
     }
     if on("ide") {
-        crate::debugger::ide_tests(p, &ready, &mut t)?;
+        crate::ide::ide_tests(p, &ready, &mut t)?;
     }
     // The checks of the checks first: the results below count only while
     // the harness turns every canary into a failure.

@@ -137,9 +137,10 @@ pub const fn raw_table_bytes<U: 'static, const N: usize, const S: usize>(
     table: &IdArray<U, N>,
 ) -> [core::mem::MaybeUninit<u8>; S] {
     assert!(S == raw_table_size(table));
-    // SAFETY: `IdArray` is `repr(C)` and starts with the `N + 1` IDs, which
-    // are `S` bytes (checked above); any bytes are valid `MaybeUninit<u8>`,
-    // and the read is of memory `table` keeps valid.
+    // `IdArray` is `repr(C)` and starts with the `N + 1` IDs, which are `S`
+    // bytes (asserted above); any bytes, padding included, are valid
+    // `MaybeUninit<u8>`.
+    // SAFETY: The read is of `S` bytes inside `*table`, which `&table` keeps valid.
     unsafe {
         core::ptr::read((table as *const IdArray<U, N>).cast::<[core::mem::MaybeUninit<u8>; S]>())
     }
@@ -318,10 +319,10 @@ impl<T: Driver> Adapter<T> {
     ) -> core::ffi::c_int {
         // SAFETY: The PCI core calls probe with a valid device, held locked and being bound to this driver for the duration of the call.
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
-        // SAFETY: The PCI core passes the entry that matched: one of our
-        // table, a dynamic ID (whose `driver_data` `new_id` checked against
-        // our table), or, for `driver_override`, its own static catch-all
-        // ID (`driver_data` 0); each is valid for the call.
+        // The entry that matched is one of our table, a dynamic ID (whose
+        // `driver_data` `new_id` checked against our table), or, for
+        // `driver_override`, the core's static catch-all ID (`driver_data` 0).
+        // SAFETY: Each of these is a valid `pci_device_id` for the duration of the call.
         let id = unsafe { &*id };
         let Some(info) = T::ID_TABLE.info(id.driver_data) else {
             // A dynamic ID (sysfs new_id) whose driver_data indexes nothing.
