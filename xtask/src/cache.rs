@@ -3,10 +3,10 @@
 //! Inside `cargo xtask test`, a step whose every input hashes (SHA-256) to the
 //! key of the same step in an earlier, fully passing run is not run again:
 //! its recorded output is replayed and judged anew by the current xtask, so a
-//! changed check still applies to it. The steps are guest boots (key: QEMU's
-//! binary and whole command line, the kernel image and the initramfs by
-//! content, the timeout) and compile-fail builds (key: the kernel's build
-//! stamp, the case's sources, the make variables).
+//! changed check still applies to it. The steps are guest boots
+//! (`qemu::boot_key`), module builds, compile-fail cases included
+//! (`modules::build_key`), the gdb session (`debugger::gdb_tests`) and the
+//! rust-analyzer runs (`ide::analyzer_runs`); each key is described there.
 //!
 //! Entries are written as pending and kept only when the run that wrote them
 //! ends with no failure; a failing run discards its own entries and those it
