@@ -242,6 +242,6 @@ kernel::module_pci_driver! {
     type: PciTest,
     name: "pci_test",
     authors: ["dmabridge"],
-    description: "Tests of the PCI, MMIO, IRQ, devres and misc-device bindings on QEMU's edu device",
+    description: "Tests of the PCI, MMIO, IRQ, devres and misc-device bindings on QEMU edu",
     license: "GPL v2",
 }

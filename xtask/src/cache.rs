@@ -7,6 +7,9 @@
 //! (`qemu::boot_key`), module builds, compile-fail cases included
 //! (`modules::build_key`), the gdb session (`debugger::gdb_tests`) and the
 //! rust-analyzer runs (`ide::analyzer_runs`); each key is described there.
+//! One step records verdicts instead of raw output: the export's checkpatch,
+//! `git am`, tree and bisect checks (`export::export_tests`), whose key
+//! therefore holds the source of the code that judges them as well.
 //!
 //! Entries are written as pending and kept only when the run that wrote them
 //! ends with no failure; a failing run discards its own entries and those it

@@ -2,7 +2,7 @@
 //! busybox, `guest/` (its `init` becomes `/init`), the modules, and the script
 //! to run. No root rights are needed: device nodes are described, not made.
 
-use crate::kernel::Built;
+use crate::kernel::{Arch, Built};
 use crate::util::{files_below, io_ctx, Result};
 use crate::{bail, Project};
 use std::collections::BTreeSet;
@@ -83,12 +83,20 @@ pub fn pack(p: &Project, b: &Built, c: &Contents, name: &str) -> Result<PathBuf>
     if !gen.exists() {
         bail!("{} is missing: build the kernel first", gen.display());
     }
-    if !Path::new(BUSYBOX).exists() {
-        bail!("{BUSYBOX} is missing: run `cargo xtask setup` (busybox-static)");
+    // The guest's /bin/busybox: the host's, or Debian's arm64 build.
+    let busybox = match b.arch {
+        Arch::X86_64 => PathBuf::from(BUSYBOX),
+        Arch::Arm64 => crate::setup::busybox_arm64(p),
+    };
+    if !busybox.exists() {
+        bail!(
+            "{} is missing: run `cargo xtask setup` (busybox-static)",
+            busybox.display()
+        );
     }
     let guest = p.root.join("guest");
     let mut entries: Vec<(String, PathBuf, u32)> = Vec::new();
-    entries.push((BUSYBOX.to_string(), BUSYBOX.into(), 0o755));
+    entries.push((BUSYBOX.to_string(), busybox, 0o755));
     for f in files_below(&guest)? {
         let rel = f.strip_prefix(&guest).unwrap_or(&f).display().to_string();
         if rel == "init" {

@@ -6,20 +6,57 @@ use crate::util::{
     files_below, human, io_ctx, read_stamp, run, run_logged, say, write_if_changed, Error, Hasher,
     Result,
 };
-use crate::{bail, Project};
+use crate::{bail, series, Project};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
-const TREE_NAME: &str = "linux-source-6.12";
+pub const TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
+pub const TREE_NAME: &str = "linux-source-6.12";
+
+/// The architectures a kernel is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// The host's: booted under `qemu-system-x86_64 -M q35`.
+    X86_64,
+    /// Cross-built with `ARCH=arm64 LLVM=1`, booted under
+    /// `qemu-system-aarch64 -M virt`.
+    Arm64,
+}
+
+impl Arch {
+    /// The kernel image QEMU boots, relative to the build folder.
+    pub fn image(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "arch/x86/boot/bzImage",
+            Arch::Arm64 => "arch/arm64/boot/Image",
+        }
+    }
+
+    /// `make`'s `ARCH=` for a cross build (none for the host's).
+    pub fn make_arg(self) -> Option<&'static str> {
+        match self {
+            Arch::X86_64 => None,
+            Arch::Arm64 => Some("ARCH=arm64"),
+        }
+    }
+
+    /// The serial console's device.
+    pub fn console(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "ttyS0",
+            Arch::Arm64 => "ttyAMA0",
+        }
+    }
+}
 
 /// A kernel configuration: tinyconfig plus fragments from `kernel/config/`.
 pub struct Flavor {
     pub name: &'static str,
     pub fragments: &'static [&'static str],
+    pub arch: Arch,
 }
 
 /// The kernel the tests, the demo and `run` boot: DMA-API debugging, KASAN
@@ -27,19 +64,30 @@ pub struct Flavor {
 pub const TEST: Flavor = Flavor {
     name: "test",
     fragments: &["base", "debug"],
+    arch: Arch::X86_64,
+};
+
+/// The test kernel for arm64: the same checkers, on QEMU's `virt` machine.
+pub const TEST_ARM64: Flavor = Flavor {
+    name: "test-arm64",
+    fragments: &["base", "debug", "arm64"],
+    arch: Arch::Arm64,
 };
 
 /// The kernel `bench` boots: the base configuration without checkers.
 pub const BENCH: Flavor = Flavor {
     name: "bench",
     fragments: &["base", "bench"],
+    arch: Arch::X86_64,
 };
 
 /// A built kernel flavor.
 pub struct Built {
     pub src: PathBuf,
     pub out: PathBuf,
+    /// The kernel image QEMU boots (`bzImage` or arm64's `Image`).
     pub bzimage: PathBuf,
+    pub arch: Arch,
 }
 
 impl Built {
@@ -47,8 +95,13 @@ impl Built {
     pub fn locate(p: &Project, flavor: &Flavor) -> Built {
         let src = p.build.join("src").join(TREE_NAME);
         let out = p.build.join("kernel").join(flavor.name);
-        let bzimage = out.join("arch/x86/boot/bzImage");
-        Built { src, out, bzimage }
+        let bzimage = out.join(flavor.arch.image());
+        Built {
+            src,
+            out,
+            bzimage,
+            arch: flavor.arch,
+        }
     }
 
     /// The `make` command for this tree and output directory.
@@ -57,6 +110,7 @@ impl Built {
         cmd.arg("-C")
             .arg(&self.src)
             .arg(format!("O={}", self.out.display()))
+            .args(self.arch.make_arg())
             .args(tools.make_vars());
         cmd
     }
@@ -76,7 +130,8 @@ const OVERLAY_STATE: &str = ".dmabridge-overlay";
 const PATCH_STATE: &str = ".dmabridge-patched";
 const PRISTINE: &str = ".dmabridge-pristine";
 
-fn source_version() -> Result<String> {
+/// The Debian version of the unpacked source tarball.
+pub fn source_version() -> Result<String> {
     let out = Command::new("dpkg-query")
         .args(["-W", "-f=${Version}", "linux-source-6.12"])
         .output()?;
@@ -147,41 +202,24 @@ fn apply_overlay(p: &Project, src: &Path) -> Result {
     Ok(())
 }
 
-/// The files a unified diff changes (`+++ b/path` lines).
-pub fn patched_paths(patch: &str) -> Vec<String> {
-    patch
-        .lines()
-        .filter_map(|l| l.strip_prefix("+++ "))
-        .map(|l| l.split('\t').next().unwrap_or(l).trim())
-        .map(|l| l.strip_prefix("b/").unwrap_or(l).to_string())
-        .collect()
-}
-
-/// Applies `kernel/patches/*.patch` to pristine copies of the files they touch
-/// and writes a tree file only when its patched content changes. Only files
-/// under `rust/` may be patched: the C core stays as upstream wrote it.
+/// Applies the upstream-file sections of the pieces in `kernel/patches/`
+/// (see `series`), in order, to pristine copies of the files they touch, and
+/// writes a tree file only when its patched content changes. Only files under
+/// `rust/` may be patched: the C core stays as upstream wrote it. Sections for
+/// files of the overlay are for the export alone: the overlay has those files
+/// whole.
 fn apply_patches(p: &Project, src: &Path) -> Result {
-    let pdir = p.root.join("kernel/patches");
-    let patches: Vec<PathBuf> = files_below(&pdir)?
-        .into_iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "patch"))
-        .collect();
+    let pieces = series::load(p)?;
+    let owner = series::owners(p, &pieces)?;
+    let upstream = |s: &&series::Section| !owner.contains_key(&s.path);
     let state = src.join(PATCH_STATE);
     let pristine = src.join(PRISTINE);
     let before: BTreeSet<String> = read_stamp(&state).lines().map(str::to_string).collect();
-    let mut touched = BTreeSet::new();
-    for patch in &patches {
-        let text = io_ctx(fs::read_to_string(patch), "cannot read", patch)?;
-        for path in patched_paths(&text) {
-            if !path.starts_with("rust/") || path.contains("..") {
-                bail!(
-                    "{} changes {path}: patches may only touch files under rust/",
-                    patch.display()
-                );
-            }
-            touched.insert(path);
-        }
-    }
+    let touched: BTreeSet<String> = pieces
+        .iter()
+        .flat_map(|piece| piece.sections.iter().filter(upstream))
+        .map(|s| s.path.clone())
+        .collect();
     // Keep a pristine copy of every file before it is first patched.
     for path in before.union(&touched) {
         let keep = pristine.join(path);
@@ -200,31 +238,23 @@ fn apply_patches(p: &Project, src: &Path) -> Result {
     }
     let scratch = src.parent().unwrap().join("patch-scratch");
     let _ = fs::remove_dir_all(&scratch);
+    fs::create_dir_all(&scratch)?;
     for path in &touched {
         let dest = scratch.join(path);
         fs::create_dir_all(dest.parent().unwrap())?;
         fs::copy(pristine.join(path), &dest)?;
     }
-    for patch in &patches {
-        let out = Command::new("patch")
-            .args([
-                "-p1",
-                "--batch",
-                "--forward",
-                "--no-backup-if-mismatch",
-                "-s",
-                "-i",
-            ])
-            .arg(patch)
-            .current_dir(&scratch)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "{} does not apply to this 6.12 tree: {}",
-                patch.display(),
-                String::from_utf8_lossy(&out.stdout).trim()
-            );
+    for piece in &pieces {
+        let diff = series::diff_of(piece.sections.iter().filter(upstream));
+        if diff.is_empty() {
+            continue;
         }
+        series::apply(&scratch, &diff, false).map_err(|e| {
+            Error(format!(
+                "{} does not apply to this 6.12 tree: {e}",
+                series::file(p, piece).display()
+            ))
+        })?;
     }
     for path in &touched {
         if write_if_changed(&src.join(path), &fs::read(scratch.join(path))?)? {
@@ -268,7 +298,8 @@ pub fn config_value(config: &str, name: &str) -> String {
     "n".to_string()
 }
 
-fn configure(p: &Project, b: &Built, flavor: &Flavor, tools: &Tools) -> Result<String> {
+/// Configures `b` as `flavor` unless it already is; returns the fragments' hash.
+pub fn configure(p: &Project, b: &Built, flavor: &Flavor, tools: &Tools) -> Result<String> {
     let mut frags = Vec::new();
     let mut h = Hasher::new();
     for name in flavor.fragments {
@@ -372,7 +403,14 @@ pub fn build(p: &Project, flavor: &Flavor) -> Result<Built> {
     apply_overlay(p, &b.src)?;
     apply_patches(p, &b.src)?;
     let config_hash = configure(p, &b, flavor, &tools)?;
-    let hash = inputs_hash(p, &version, &config_hash, &tools)?;
+    let key = || -> Result<String> {
+        let hash = inputs_hash(p, &version, &config_hash, &tools)?;
+        Ok(match flavor.arch.make_arg() {
+            Some(arch) => Hasher::new().str(&hash).str(arch).hex(),
+            None => hash,
+        })
+    };
+    let hash = key()?;
     let stamp = b.out.join(".dmabridge-built");
     if read_stamp(&stamp) == hash && b.bzimage.exists() {
         say("kernel", &format!("{} kernel is up to date", flavor.name));
@@ -420,7 +458,7 @@ pub fn build(p: &Project, flavor: &Flavor) -> Result<Built> {
     }
     // A source saved during the build is not in this build: no stamp, so
     // the next command builds again.
-    if inputs_hash(p, &version, &config_hash, &tools)? != hash {
+    if key()? != hash {
         bail!("kernel/ changed while the kernel was building: run the command again");
     }
     fs::write(&stamp, &hash)?;
@@ -438,6 +476,13 @@ fn inputs_hash(p: &Project, version: &str, config_hash: &str, tools: &Tools) -> 
     h.str(version).str(config_hash);
     h.tree(&p.root.join("kernel/rust"))?;
     h.tree(&p.root.join("kernel/patches"))?;
+    h.str(&tools_hash(tools)?);
+    Ok(h.hex())
+}
+
+/// The make variables and the versions of the tools a kernel build uses.
+pub fn tools_hash(tools: &Tools) -> Result<String> {
+    let mut h = Hasher::new();
     for v in tools.make_vars() {
         h.str(&v);
     }
@@ -469,12 +514,6 @@ pub fn overlay_warnings(b: &Built) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patch_paths() {
-        let p = "--- a/rust/kernel/lib.rs\n+++ b/rust/kernel/lib.rs\t2024-01-01\n@@ -1 +1 @@\n";
-        assert_eq!(patched_paths(p), vec!["rust/kernel/lib.rs".to_string()]);
-    }
 
     #[test]
     fn fragments_parse() {

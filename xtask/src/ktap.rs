@@ -109,6 +109,8 @@ const FINDINGS: &[&str] = &[
     "general protection fault",
     "UBSAN:",
     "Call Trace:",
+    // arm64 spells it in lower case.
+    "Call trace:",
     // lockdep and RCU debugging (most also print `WARNING:`).
     "possible circular locking dependency",
     "inconsistent lock state",
@@ -288,6 +290,7 @@ pub fn parse(log: &str) -> Report {
 fn is_dump_line(line: &str) -> bool {
     const STARTS: &[&str] = &[
         "Call Trace:",
+        "Call trace:",
         "<TASK>",
         "</TASK>",
         "<IRQ>",
@@ -314,6 +317,11 @@ fn is_dump_line(line: &str) -> bool {
         "hardirqs last ",
         "softirqs last ",
         "? ",
+        // arm64: `pstate: …`, `pc : …`, `lr : …`, `sp : …`.
+        "pstate: ",
+        "pc : ",
+        "lr : ",
+        "sp : ",
     ];
     let t = line.trim();
     if STARTS.iter().any(|s| t.starts_with(s)) {
@@ -326,7 +334,15 @@ fn is_dump_line(line: &str) -> bool {
         "DR0", "DR1", "DR2", "DR3", "DR6", "DR7", "PKRU",
     ];
     let first = t.split_whitespace().next().unwrap_or("");
-    if first.strip_suffix(':').is_some_and(|r| REGS.contains(&r)) {
+    // arm64: `x29: … x28: …`.
+    let arm64_reg = |r: &str| {
+        r.strip_prefix('x')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if first
+        .strip_suffix(':')
+        .is_some_and(|r| REGS.contains(&r) || arm64_reg(r))
+    {
         return true;
     }
     // A stack frame: ` symbol+0x1a/0x40`, maybe with `[module]`.

@@ -3,6 +3,7 @@
 //! Every command first does whatever set-up it depends on that is missing
 //! (toolchain, kernel, modules), idempotently, and says what it is doing.
 
+mod arm64;
 mod bench;
 mod cache;
 mod canaries;
@@ -10,6 +11,7 @@ mod compare;
 mod debugger;
 mod demo;
 mod evidence;
+mod export;
 mod ide;
 mod initramfs;
 mod kernel;
@@ -18,6 +20,7 @@ mod misuse;
 mod modules;
 mod qemu;
 mod results;
+mod series;
 mod setup;
 mod test;
 mod userspace;
@@ -118,7 +121,7 @@ fn cli() -> Command {
                 "Builds, boots and runs every test and ends with `N passed, N failed`; \
                  results also go to build/results/ (KTAP and JUnit XML).\n\n\
                  With SELECTIONs, runs only those: a step (host, quality, ide, harness_canaries, \
-                 compile_fail, misuse, guest, debugger, evidence), harness_canaries.NAME, or a \
+                 compile_fail, misuse, guest, debugger, evidence, export, arm64), harness_canaries.NAME, or a \
                  guest group or test (`dma`, `edu_c`, `edu.edu_loads`: one boot runs the scripts \
                  printing them).\n\n\
                  A guest boot or module build whose inputs are byte-identical to one in an \
@@ -169,6 +172,11 @@ fn cli() -> Command {
             "evidence",
             "each bug class in C (run under the checkers) and in Rust (must not compile): \
              writes docs/evidence.md",
+        ))
+        .subcommand(plain(
+            "export",
+            "write dmabridge as a git format-patch series for a 6.12 tree \
+             (build/export/series/), checked with checkpatch",
         ))
         .subcommand(plain(
             "compare",
@@ -261,6 +269,7 @@ fn dispatch(m: &ArgMatches) -> Result<i32> {
         }
         "bench" => bench::bench(&p, sub.get_one::<String>("what").unwrap()),
         "evidence" => evidence::evidence(&p),
+        "export" => export::command(&p),
         "compare" => compare::compare(&p),
         "boots" => demo::boots(&p, *sub.get_one::<u32>("n").unwrap()),
         "demo" => demo::demo(&p),

@@ -2,7 +2,7 @@
 //! streaming the serial console, with a hard timeout.
 
 use crate::cache;
-use crate::kernel::Built;
+use crate::kernel::{Arch, Built};
 use crate::setup::Tools;
 use crate::util::{io_ctx, read_stamp, say, Error, Hasher, Result};
 use crate::{bail, Project};
@@ -73,37 +73,68 @@ pub fn exit_status(log: &str) -> Option<i32> {
         .next_back()
 }
 
+/// QEMU's binary for `arch`.
+pub fn binary(tools: &Tools, arch: Arch) -> &Path {
+    match arch {
+        Arch::X86_64 => &tools.qemu,
+        Arch::Arm64 => &tools.qemu_arm64,
+    }
+}
+
+/// edu's DMA mask on arm64's `virt` machine, whose RAM starts at 1 GiB: its
+/// default 28 bits reach no RAM there (`edu` and `edu_c` fail their probe with
+/// EIO), so the arm64 machine's edu addresses 40 bits and the DMA test module
+/// asks for 40 there.
+pub const EDU_DMA_MASK_ARM64: &str = "0xffffffffff";
+
 fn qemu_command(
     tools: &Tools,
     accel: &str,
-    bz: &Path,
+    b: &Built,
     initrd: &Path,
     append: &str,
     memory_mib: u32,
 ) -> Command {
-    let mut cmd = Command::new(&tools.qemu);
-    // Two sockets of one core: without ACPI the kernel finds processors in
-    // QEMU's MP table, which lists one per socket (`-smp 2` alone boots one).
-    cmd.args([
-        "-M",
-        "q35",
-        "-accel",
-        accel,
-        "-smp",
-        "2,sockets=2,cores=1",
-        "-m",
-    ])
-    .arg(format!("{memory_mib}M"));
-    // No 5-level paging. While `identify_cpu` rebuilds the boot CPU's
-    // feature bits, `boot_cpu_data` briefly lacks LA57 with interrupts on:
-    // an interrupt then sees KASAN's shadow bounds for 4-level paging, and
-    // the timer's `raw_spin_lock(&desc->lock)` on a 5-level direct-map
-    // address is reported as a wild-memory-access (a false report in about
-    // one boot of thirty). `no5lvl` on the command line covers KVM hosts too.
-    if accel == "tcg" {
-        cmd.args(["-cpu", "max,la57=off"]);
-    } else {
-        cmd.args(["-cpu", "host"]);
+    let mut cmd = Command::new(binary(tools, b.arch));
+    match b.arch {
+        Arch::X86_64 => {
+            // Two sockets of one core: without ACPI the kernel finds processors in
+            // QEMU's MP table, which lists one per socket (`-smp 2` alone boots one).
+            cmd.args([
+                "-M",
+                "q35",
+                "-accel",
+                accel,
+                "-smp",
+                "2,sockets=2,cores=1",
+                "-m",
+            ])
+            .arg(format!("{memory_mib}M"));
+            // No 5-level paging. While `identify_cpu` rebuilds the boot CPU's
+            // feature bits, `boot_cpu_data` briefly lacks LA57 with interrupts on:
+            // an interrupt then sees KASAN's shadow bounds for 4-level paging, and
+            // the timer's `raw_spin_lock(&desc->lock)` on a 5-level direct-map
+            // address is reported as a wild-memory-access (a false report in about
+            // one boot of thirty). `no5lvl` on the command line covers KVM hosts too.
+            if accel == "tcg" {
+                cmd.args(["-cpu", "max,la57=off"]);
+            } else {
+                cmd.args(["-cpu", "host"]);
+            }
+        }
+        Arch::Arm64 => {
+            // GICv3 with its ITS: MSI and MSI-X for the PCIe devices.
+            cmd.args([
+                "-M",
+                "virt,gic-version=3",
+                "-accel",
+                "tcg",
+                "-cpu",
+                "cortex-a57",
+            ])
+            .args(["-smp", "2", "-m"])
+            .arg(format!("{memory_mib}M"));
+        }
     }
     // Device models report a guest's bad requests (e.g. edu clamping a DMA
     // address beyond its mask) only with guest_errors logging, on stderr.
@@ -111,12 +142,16 @@ fn qemu_command(
     cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
         .args(["-no-reboot", "-nic", "none"])
         .arg("-kernel")
-        .arg(bz)
+        .arg(&b.bzimage)
         .arg("-initrd")
         .arg(initrd)
         .arg("-append")
         .arg(append)
-        .args(["-device", "edu"])
+        .arg("-device")
+        .arg(match b.arch {
+            Arch::X86_64 => "edu".to_string(),
+            Arch::Arm64 => format!("edu,dma_mask={EDU_DMA_MASK_ARM64}"),
+        })
         .args([
             "-blockdev",
             "driver=null-co,node-name=nullnvme,size=1073741824,read-zeroes=on",
@@ -129,23 +164,18 @@ fn qemu_command(
 /// The whole QEMU command of a boot.
 fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpts) -> Command {
     let mut append = vec![
-        "console=ttyS0".to_string(),
+        format!("console={}", b.arch.console()),
         "panic=-1".to_string(),
-        "no5lvl".to_string(),
     ];
+    if b.arch == Arch::X86_64 {
+        append.push("no5lvl".to_string());
+    }
     if opts.gdb_port.is_some() {
         // Symbols at the addresses vmlinux gives them.
         append.push("nokaslr".to_string());
     }
     append.extend(opts.append.iter().cloned());
-    let mut cmd = qemu_command(
-        tools,
-        accel,
-        &b.bzimage,
-        initrd,
-        &append.join(" "),
-        opts.memory_mib,
-    );
+    let mut cmd = qemu_command(tools, accel, b, initrd, &append.join(" "), opts.memory_mib);
     if let Some(port) = opts.gdb_port {
         cmd.args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S"]);
     }
@@ -166,12 +196,10 @@ fn boot_key(
     let mut h = Hasher::new();
     // How the boot is run and its output captured is part of its key.
     h.str("boot v2").str(include_str!("qemu.rs"));
-    let meta = io_ctx(fs::metadata(&tools.qemu), "cannot stat", &tools.qemu)?;
-    h.str(&tools.qemu.display().to_string()).str(&format!(
-        "{} {:?}",
-        meta.len(),
-        meta.modified().ok()
-    ));
+    let qemu = binary(tools, b.arch);
+    let meta = io_ctx(fs::metadata(qemu), "cannot stat", qemu)?;
+    h.str(&qemu.display().to_string())
+        .str(&format!("{} {:?}", meta.len(), meta.modified().ok()));
     for arg in cmd.get_args() {
         let path = Path::new(arg);
         if path == b.bzimage || path == initrd {
@@ -212,7 +240,10 @@ fn boot_with(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error(format!("cannot start {}: {e}", tools.qemu.display())))?;
+        .map_err(|e| {
+            let qemu = binary(tools, b.arch).display();
+            Error(format!("cannot start {qemu}: {e}"))
+        })?;
     let (tx, rx) = mpsc::channel::<String>();
     let out = child.stdout.take().unwrap();
     let err = child.stderr.take().unwrap();
@@ -299,13 +330,15 @@ fn accel(p: &Project, tools: &Tools, b: &Built, initrd: &Path) -> Result<String>
 /// Boots `b` with `initrd`.
 pub fn boot(p: &Project, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Boot> {
     let tools = Tools::new(p);
-    if !tools.qemu.exists() {
-        bail!(
-            "{} is missing: run `cargo xtask setup`",
-            tools.qemu.display()
-        );
+    let qemu = binary(&tools, b.arch);
+    if !qemu.exists() {
+        bail!("{} is missing: run `cargo xtask setup`", qemu.display());
     }
-    let accel = accel(p, &tools, b, initrd)?;
+    // KVM only runs the host's architecture.
+    let accel = match b.arch {
+        Arch::X86_64 => accel(p, &tools, b, initrd)?,
+        Arch::Arm64 => "tcg".to_string(),
+    };
     let name = opts
         .log
         .file_stem()

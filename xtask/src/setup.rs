@@ -28,6 +28,10 @@ const PINNED: &[&str] = &[
 /// Debian packages installed at any version.
 const PLAIN: &[&str] = &[
     "gdb",
+    "git",
+    // checkpatch's SPDX check (scripts/spdxcheck.py), for `export`.
+    "python3-ply",
+    "python3-git",
     "clang",
     "lld",
     "llvm",
@@ -52,6 +56,7 @@ pub struct Tools {
     pub bindgen: PathBuf,
     pub rust_analyzer: PathBuf,
     pub qemu: PathBuf,
+    pub qemu_arm64: PathBuf,
     /// The project root: built files record paths relative to it.
     pub root: PathBuf,
 }
@@ -65,6 +70,7 @@ impl Tools {
             bindgen: p.build.join("tools/bin/bindgen"),
             rust_analyzer: p.build.join("tools/bin/rust-analyzer"),
             qemu: "/usr/bin/qemu-system-x86_64".into(),
+            qemu_arm64: "/usr/bin/qemu-system-aarch64".into(),
             root: p.root.clone(),
         }
     }
@@ -206,14 +212,27 @@ pub fn setup(p: &Project) -> Result {
             wanted.push(pkg.to_string());
         }
     }
-    let qemu_ok = installed_version("qemu-system-x86")
-        .and_then(|v| qemu_major(&v))
-        .is_some_and(|m| m >= QEMU_MAJOR);
-    if wanted.is_empty() && qemu_ok {
+    // QEMU for both machines, 10 or newer, from bookworm-backports.
+    let qemu_ok = QEMU.iter().all(|pkg| {
+        installed_version(pkg)
+            .and_then(|v| qemu_major(&v))
+            .is_some_and(|m| m >= QEMU_MAJOR)
+    });
+    let busybox_arm64 = busybox_arm64(p);
+    if wanted.is_empty() && qemu_ok && busybox_arm64.exists() {
         say("setup", "Debian packages present at the pinned versions");
     } else {
         if !qemu_ok {
             ensure_backports()?;
+        }
+        if !busybox_arm64.exists() {
+            // busybox-static for arm64 is only unpacked (it would replace the
+            // host's): dpkg must know the architecture before apt sees it.
+            say(
+                "setup",
+                "adding dpkg architecture arm64 (for busybox-static:arm64)",
+            );
+            run(&mut privileged(&["dpkg", "--add-architecture", "arm64"]))?;
         }
         say("setup", "apt-get update");
         run(privileged(&["apt-get", "update", "-q"]).stdout(std::process::Stdio::null()))?;
@@ -226,9 +245,9 @@ pub fn setup(p: &Project) -> Result {
         if !qemu_ok {
             say(
                 "setup",
-                "installing qemu-system-x86 from bookworm-backports",
+                &format!("installing {} from bookworm-backports", QEMU.join(" ")),
             );
-            run(&mut privileged(&[
+            let mut args = vec![
                 "apt-get",
                 "install",
                 "-y",
@@ -236,8 +255,12 @@ pub fn setup(p: &Project) -> Result {
                 "--no-install-recommends",
                 "-t",
                 "bookworm-backports",
-                "qemu-system-x86",
-            ]))?;
+            ];
+            args.extend(QEMU);
+            run(&mut privileged(&args))?;
+        }
+        if !busybox_arm64.exists() {
+            unpack_busybox_arm64(p)?;
         }
     }
     ensure_cargo_tool(p, "bindgen-cli", BINDGEN, "about 2 minutes")?;
@@ -247,6 +270,37 @@ pub fn setup(p: &Project) -> Result {
         RUST_ANALYZER,
         "rust-analyzer for `cargo xtask rust-analyzer`'s test: about 9 minutes",
     )
+}
+
+/// QEMU's packages: the x86-64 and the arm64 machines.
+const QEMU: &[&str] = &["qemu-system-x86", "qemu-system-arm"];
+
+/// The static busybox the arm64 guest runs, unpacked from Debian's
+/// `busybox-static:arm64`.
+pub fn busybox_arm64(p: &Project) -> PathBuf {
+    p.build.join("tools/arm64/bin/busybox")
+}
+
+fn unpack_busybox_arm64(p: &Project) -> Result {
+    let dir = p.build.join("tools/arm64");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    say(
+        "setup",
+        "fetching busybox-static:arm64 (unpacked under build/tools/arm64)",
+    );
+    run(Command::new("apt-get")
+        .args(["download", "-q", "busybox-static:arm64"])
+        .current_dir(&dir))?;
+    let deb = crate::util::files_below(&dir)?
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "deb"))
+        .ok_or_else(|| crate::util::Error("apt-get download left no .deb".into()))?;
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&dir))?;
+    if !busybox_arm64(p).exists() {
+        crate::bail!("busybox-static:arm64 has no bin/busybox");
+    }
+    Ok(())
 }
 
 /// Installs crate `krate` at `version` into build/tools with `cargo install`

@@ -525,7 +525,12 @@ impl Manifest {
     }
 
     pub fn load(p: &Project) -> Result<Manifest> {
-        let path = p.root.join("tests/manifest.txt");
+        Manifest::load_file(p, "tests/manifest.txt")
+    }
+
+    /// The manifest in `rel` (relative to the project).
+    pub fn load_file(p: &Project, rel: &str) -> Result<Manifest> {
+        let path = p.root.join(rel);
         let text = crate::util::io_ctx(fs::read_to_string(&path), "cannot read", &path)?;
         Manifest::parse(&text).map_err(crate::util::Error)
     }
@@ -660,10 +665,7 @@ fn guest(p: &Project, ready: &Ready, only: Option<&[String]>, t: &mut Tally) -> 
     let (boot, log) = match only {
         None => {
             every_script_in_manifest(p, &manifest, t)?;
-            let log = p.build.join("logs/test.log");
-            let opts = BootOpts::quiet(log.clone(), timeout);
-            let script = p.root.join("guest/run-tests.sh");
-            (demo::boot_script(p, ready, "test", script, &[], opts)?, log)
+            every_suite(p, ready, "test", timeout)?
         }
         Some(only) => {
             let scripts = guest_scripts(p)?;
@@ -727,6 +729,60 @@ fn guest(p: &Project, ready: &Ready, only: Option<&[String]>, t: &mut Tally) -> 
     Ok(())
 }
 
+/// Boots `ready` running every guest script; the boot and its log.
+fn every_suite(
+    p: &Project,
+    ready: &Ready,
+    name: &str,
+    timeout: Duration,
+) -> Result<(crate::qemu::Boot, PathBuf)> {
+    let log = p.build.join(format!("logs/{name}.log"));
+    let opts = BootOpts::quiet(log.clone(), timeout);
+    let script = p.root.join("guest/run-tests.sh");
+    Ok((demo::boot_script(p, ready, name, script, &[], opts)?, log))
+}
+
+/// Every guest suite on another kernel (`ready`), judged as in the `guest`
+/// step, each result and check named `{name}.` + its usual name.
+pub fn guest_suites(p: &Project, ready: &Ready, name: &str, t: &mut Tally) -> Result {
+    let manifest = Manifest::load(p)?;
+    let timeout = Duration::from_secs(900);
+    let start = Instant::now();
+    let (boot, log) = every_suite(p, ready, name, timeout)?;
+    say(
+        name,
+        &format!("guest run took {}", crate::util::human(start.elapsed())),
+    );
+    judge_named(name, &boot, timeout, &manifest, &log, t);
+    Ok(())
+}
+
+/// Judges a boot as `judge_guest` does, naming every result `{name}.…`.
+pub fn judge_named(
+    name: &str,
+    boot: &crate::qemu::Boot,
+    timeout: Duration,
+    manifest: &Manifest,
+    log: &Path,
+    t: &mut Tally,
+) {
+    let (report, checks) = judge_guest(boot, timeout, manifest, log);
+    t.results.extend(
+        report
+            .results
+            .into_iter()
+            .filter(|r| r.outcome != Outcome::Fail)
+            .map(|r| TestResult {
+                name: format!("{name}.{}", r.name),
+                ..r
+            }),
+    );
+    for c in checks {
+        let why = c.why;
+        t.add(format!("{name}.{}", c.name), c.pass, || why);
+    }
+}
+
 /// A test script missing from the manifest could print nothing and pass.
 fn every_script_in_manifest(p: &Project, manifest: &Manifest, t: &mut Tally) -> Result {
     let unlisted: Vec<String> = guest_scripts(p)?
@@ -757,6 +813,8 @@ pub const STEPS: &[&str] = &[
     "guest",
     "debugger",
     "evidence",
+    "export",
+    "arm64",
 ];
 
 /// The guest test scripts (`guest/tests/NAME.sh`), by name.
@@ -931,6 +989,12 @@ pub fn test(p: &Project, args: &[String], fresh: bool) -> Result<i32> {
     }
     if on("evidence") {
         crate::evidence::c_tests(p, &ready, &mut t)?;
+    }
+    if on("export") {
+        crate::export::export_tests(p, &ready, &mut t)?;
+    }
+    if on("arm64") {
+        crate::arm64::arm64_tests(p, &mut t)?;
     }
     crate::results::write(p, &t.results, &t.reasons)?;
     say(

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-#include <linux/completion.h>
 #include <linux/dma-mapping.h>
 #include <linux/mm.h>
+#include <linux/pci.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -59,16 +59,6 @@ unsigned int rust_helper_sg_dma_len(struct scatterlist *sg)
 void *rust_helper_page_address(const struct page *page)
 {
 	return page_address(page);
-}
-
-void rust_helper_init_completion(struct completion *x)
-{
-	init_completion(x);
-}
-
-void rust_helper_reinit_completion(struct completion *x)
-{
-	reinit_completion(x);
 }
 
 unsigned int rust_helper_dma_get_max_seg_size(struct device *dev)
@@ -143,14 +133,11 @@ struct list_head *rust_helper_dmabridge_live_pop(void *live)
 }
 
 /*
- * reinit_completion() under the completion's lock: a plain store would race
- * with complete_all() from an interrupt handler.
+ * Stops a PCI device's DMA at unbind, before its DMA memory is freed (devres
+ * disables the device only after that). Not a PCI device: nothing to do.
  */
-void rust_helper_dmabridge_reinit_completion(struct completion *x)
+void rust_helper_dmabridge_stop_bus_master(struct device *dev)
 {
-	unsigned long flags;
-
-	raw_spin_lock_irqsave(&x->wait.lock, flags);
-	x->done = 0;
-	raw_spin_unlock_irqrestore(&x->wait.lock, flags);
+	if (dev_is_pci(dev))
+		pci_clear_master(to_pci_dev(dev));
 }

@@ -22,22 +22,6 @@ unsigned long rust_helper_pci_resource_flags(struct pci_dev *pdev, int bar)
 	return pci_resource_flags(pdev, bar);
 }
 
-int rust_helper_devm_add_action(struct device *dev, void (*action)(void *),
-				void *data)
-{
-	return devm_add_action(dev, action, data);
-}
-
-/*
- * Stops a PCI device's DMA at unbind, before its DMA memory is freed (devres
- * disables the device only after that). Not a PCI device: nothing to do.
- */
-void rust_helper_dmabridge_stop_bus_master(struct device *dev)
-{
-	if (dev_is_pci(dev))
-		pci_clear_master(to_pci_dev(dev));
-}
-
 bool rust_helper_pci_is_enabled(struct pci_dev *pdev)
 {
 	return pci_is_enabled(pdev);

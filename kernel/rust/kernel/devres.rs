@@ -62,7 +62,8 @@ impl<T: Send + Sync + 'static> Devres<T> {
     ///
     /// Called by devres, once, with the pointer `new` registered.
     unsafe extern "C" fn devres_callback(ptr: *mut c_void) {
-        // SAFETY: `ptr` is the `Arc` reference `new` gave to the action, and devres calls each action exactly once.
+        // SAFETY: `ptr` is the `Arc` reference `new` gave to the action, and devres calls each
+        // action exactly once.
         let inner = unsafe { Arc::from_raw(ptr as *const Revocable<T>) };
         // Devres releases run under the device lock, like remove: the
         // resource's drop (driver code) must not register drivers there.

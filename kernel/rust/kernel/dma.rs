@@ -113,6 +113,17 @@ impl DmaMask {
     }
 }
 
+/// Logs that `mask` was refused for `dev` and returns `e`: the platform has
+/// no memory the mask reaches (arm64's `virt`, whose RAM starts at 1 GiB,
+/// refuses 28 bits), or the device does no DMA at all.
+fn mask_refused(dev: &(impl BoundDevice + ?Sized), mask: DmaMask, e: Error) -> Error {
+    // SAFETY: `dev` is bound while borrowed, so its `struct device` is valid for this call.
+    let d = unsafe { crate::device::Device::as_ref(dev.as_raw_bound()) };
+    let bits = 64 - mask.value().leading_zeros();
+    crate::dev_err!(d, "DMA: the platform refused a {bits}-bit mask ({e:?})\n");
+    e
+}
+
 /// The direction of a streaming mapping (C `enum dma_data_direction`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
@@ -212,7 +223,8 @@ unsafe impl Sync for Binding {}
 #[pinned_drop]
 impl PinnedDrop for Binding {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: Made by `dmabridge_live_new` and not used after this (invariant); nodes still listed (a leaked binding is never dropped) hold references to it, so it is empty.
+        // SAFETY: Made by `dmabridge_live_new` and not used after this (invariant); nodes still
+        // listed (a leaked binding is never dropped) hold references to it, so it is empty.
         unsafe { bindings::dmabridge_live_free(self.live) };
     }
 }
@@ -267,7 +279,8 @@ impl Binding {
     unsafe fn del_live<A>(&self, node: *const LiveNode) {
         // SAFETY: `live` is valid; `link` was initialised by `add_live`.
         if unsafe { bindings::dmabridge_live_del(self.live, (*node).link.get()) } {
-            // SAFETY: Listed, so the list owned this reference (invariant); the caller still holds one.
+            // SAFETY: Listed, so the list owned this reference (invariant); the caller still holds
+            // one.
             drop(unsafe { Arc::from_raw(node.cast::<A>()) });
         }
     }
@@ -282,7 +295,8 @@ impl Binding {
                 return;
             }
             let node = link.cast::<LiveNode>().cast_const();
-            // SAFETY: `link` is the first field of a listed `LiveNode` (`repr(C)`), whose reference the list owned and now hands to `release` (invariant).
+            // SAFETY: `link` is the first field of a listed `LiveNode` (`repr(C)`), whose reference
+            // the list owned and now hands to `release` (invariant).
             unsafe { ((*node).release)(node) };
         }
     }
@@ -339,7 +353,8 @@ impl Binding {
     /// Returns whether the users ended.
     fn quiesce(&self) -> bool {
         if !self.unbinding.swap(true, Ordering::Relaxed) {
-            // SAFETY: `raw` is the bound device (unbind is in progress on this thread); clearing bus mastering only stops its DMA.
+            // SAFETY: `raw` is the bound device (unbind is in progress on this thread); clearing
+            // bus mastering only stops its DMA.
             unsafe { bindings::dmabridge_stop_bus_master(self.raw) };
             // SAFETY: Only the first caller gives up the binding's own count.
             unsafe { self.exit() };
@@ -350,7 +365,8 @@ impl Binding {
             return true;
         }
         pr_err!(
-            "dma: unbind gave up waiting for {} DMA users (a leaked or long-held access scope, mapping or pool block); leaking the device's DMA memory\n",
+            "dma: unbind gave up waiting for {} DMA users (a leaked or long-held access \
+             scope, mapping or pool block); leaking the device's DMA memory\n",
             self.users.load(Ordering::Relaxed)
         );
         false
@@ -390,10 +406,12 @@ impl DmaDevice {
     /// }
     /// ```
     pub fn set_mask_and_coherent(dev: &impl BoundDevice, mask: DmaMask) -> Result<Self> {
-        // SAFETY: The device is valid and bound; the driver core serialises probe with other users of the mask.
-        to_result(unsafe {
+        // SAFETY: The device is valid and bound; the driver core serialises probe with other users
+        // of the mask.
+        let r = to_result(unsafe {
             bindings::dma_set_mask_and_coherent(dev.as_raw_bound(), mask.value())
-        })?;
+        });
+        r.map_err(|e| mask_refused(dev, mask, e))?;
         Self::new(dev)
     }
 
@@ -405,11 +423,13 @@ impl DmaDevice {
         coherent: DmaMask,
     ) -> Result<Self> {
         // SAFETY: As in `set_mask_and_coherent`.
-        to_result(unsafe { bindings::dma_set_mask(dev.as_raw_bound(), streaming.value()) })?;
+        let r = to_result(unsafe { bindings::dma_set_mask(dev.as_raw_bound(), streaming.value()) });
+        r.map_err(|e| mask_refused(dev, streaming, e))?;
         // SAFETY: As in `set_mask_and_coherent`.
-        to_result(unsafe {
+        let r = to_result(unsafe {
             bindings::dma_set_coherent_mask(dev.as_raw_bound(), coherent.value())
-        })?;
+        });
+        r.map_err(|e| mask_refused(dev, coherent, e))?;
         Self::new(dev)
     }
 
@@ -522,7 +542,8 @@ impl Token {
 
     #[inline]
     fn binding(&self) -> &Binding {
-        // SAFETY: The binding is freed only after its count reached zero (the devres action holds a reference until then), and we hold a count.
+        // SAFETY: The binding is freed only after its count reached zero (the devres action holds a
+        // reference until then), and we hold a count.
         unsafe { self.0.as_ref() }
     }
 }
@@ -601,7 +622,9 @@ pub unsafe trait DmaBuffer: Send {
     fn dma_len(&self) -> usize;
 }
 
-// SAFETY: A `KVec` owns a kmalloc buffer (physically contiguous, linear map) of at least `len()` initialised bytes that only moves when the vector grows, which needs `&mut` access the mapping does not give out.
+// SAFETY: A `KVec` owns a kmalloc buffer (physically contiguous, linear map) of at least `len()`
+// initialised bytes that only moves when the vector grows, which needs `&mut` access the mapping
+// does not give out.
 unsafe impl DmaBuffer for KVec<u8> {
     #[inline]
     fn target(&mut self) -> DmaTarget {
@@ -708,7 +731,8 @@ fn check_mapping(dev: *mut bindings::device, handle: DmaAddress) -> Result<DmaAd
 #[inline]
 #[cfg(CONFIG_DMA_NEED_SYNC)]
 fn need_sync(dev: *mut bindings::device) -> bool {
-    // SAFETY: `dev` is a valid device; `dma_skip_sync` is a flag the DMA core sets at mapping time, read here as the C inline reads it.
+    // SAFETY: `dev` is a valid device; `dma_skip_sync` is a flag the DMA core sets at mapping time,
+    // read here as the C inline reads it.
     cfg!(CONFIG_DMA_API_DEBUG) || !unsafe { (*dev).dma_skip_sync() }
 }
 

@@ -111,7 +111,8 @@ impl<T: RegistrationOps + 'static> Registration<T> {
             // (held here if the device is the one being probed) and may probe
             // one that registers a misc device (the misc lock is held here).
             crate::pr_err!(
-                "driver {}: registered from a probe, remove or misc open callback, which holds a lock registration takes; refused\n",
+                "driver {}: registered from a probe, remove or misc open callback, \
+                 which holds a lock registration takes; refused\n",
                 name
             );
             return Err(EDEADLK);
@@ -120,7 +121,8 @@ impl<T: RegistrationOps + 'static> Registration<T> {
             reg: Opaque::new(T::RegType::default()),
             name,
         })?;
-        // SAFETY: `reg` is pinned in the `Arc` and not yet registered; it stays there until unregistered (the `Arc` lives until then).
+        // SAFETY: `reg` is pinned in the `Arc` and not yet registered; it stays there until
+        // unregistered (the `Arc` lives until then).
         if let Err(e) = unsafe { T::register(&inner.get().reg, name, module) } {
             // A failed registration (e.g. `EBUSY` for a name in use) is not
             // unregistered: `Tracked` only unregisters what it recorded.

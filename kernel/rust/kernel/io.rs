@@ -66,7 +66,8 @@ macro_rules! define_read {
         #[inline]
         pub fn $name(&self, offset: usize) -> $type_name {
             let addr = self.io_addr_assert::<$type_name>(offset);
-            // SAFETY: By the type invariant `addr` lies in a valid mapping, and the offset was checked at build time.
+            // SAFETY: By the type invariant `addr` lies in a valid mapping, and the offset was
+            // checked at build time.
             unsafe { bindings::$c_fn(addr as *const _) }
         }
 
@@ -76,7 +77,8 @@ macro_rules! define_read {
         #[inline]
         pub fn $try_name(&self, offset: usize) -> Result<$type_name> {
             let addr = self.io_addr::<$type_name>(offset)?;
-            // SAFETY: By the type invariant `addr` lies in a valid mapping, and the offset was checked above.
+            // SAFETY: By the type invariant `addr` lies in a valid mapping, and the offset was
+            // checked above.
             Ok(unsafe { bindings::$c_fn(addr as *const _) })
         }
     };
@@ -90,7 +92,8 @@ macro_rules! define_write {
         #[inline]
         pub fn $name(&self, value: $type_name, offset: usize) {
             let addr = self.io_addr_assert::<$type_name>(offset);
-            // SAFETY: By the type invariant `addr` lies in a valid mapping, and the offset was checked at build time.
+            // SAFETY: By the type invariant `addr` lies in a valid mapping, and the offset was
+            // checked at build time.
             unsafe { bindings::$c_fn(value, addr as *mut _) }
         }
 
@@ -100,7 +103,8 @@ macro_rules! define_write {
         #[inline]
         pub fn $try_name(&self, value: $type_name, offset: usize) -> Result {
             let addr = self.io_addr::<$type_name>(offset)?;
-            // SAFETY: By the type invariant `addr` lies in a valid mapping, and the offset was checked above.
+            // SAFETY: By the type invariant `addr` lies in a valid mapping, and the offset was
+            // checked above.
             unsafe { bindings::$c_fn(value, addr as *mut _) }
             Ok(())
         }

@@ -111,7 +111,8 @@ impl Drop for Cookie {
 /// fn setup(pdev: &pci::Device<Core>) -> Result<irq::Registration<Counter>> {
 ///     pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::ALL)?;
 ///     let request = pdev.irq_vector(0)?;
-///     irq::Registration::new(request, irq::Flags::SHARED, c_str!("counter"), Counter(AtomicU32::new(0)))
+///     let counter = Counter(AtomicU32::new(0));
+///     irq::Registration::new(request, irq::Flags::SHARED, c_str!("counter"), counter)
 /// }
 /// ```
 ///
@@ -210,7 +211,8 @@ impl<H: Handler> Registration<H> {
             GFP_KERNEL,
         )?;
         let dev_id = &*handler as *const Unique<H> as *mut c_void;
-        // SAFETY: `dev_id` points to the boxed handler, which outlives the request (type invariant); `name` is static.
+        // SAFETY: `dev_id` points to the boxed handler, which outlives the request (type
+        // invariant); `name` is static.
         to_result(unsafe {
             bindings::request_threaded_irq(
                 irq,
@@ -236,7 +238,8 @@ impl<H: Handler> Registration<H> {
         _irq: c_int,
         dev_id: *mut c_void,
     ) -> bindings::irqreturn_t {
-        // SAFETY: `dev_id` is the handler registered by `new`; it lives until `free_irq` returned, which waits for this call to finish.
+        // SAFETY: `dev_id` is the handler registered by `new`; it lives until `free_irq` returned,
+        // which waits for this call to finish.
         let handler = unsafe { &(*(dev_id as *const Unique<H>)).handler };
         handler.handle().into_raw()
     }

@@ -162,7 +162,8 @@ pub(crate) fn leak<T>(value: KBox<T>) {
 /// As [`leak`], for an object in an [`Arc`].
 pub(crate) fn leak_arc<T>(value: Arc<T>) {
     let ptr = Arc::into_raw(value);
-    // SAFETY: Only records the address (inside the `Arc`'s allocation, which kmemleak accepts as a reference to it).
+    // SAFETY: Only records the address (inside the `Arc`'s allocation, which kmemleak accepts as a
+    // reference to it).
     unsafe { bindings::dmabridge_keep_leaked(ptr.cast()) };
 }
 
@@ -330,7 +331,8 @@ impl<R: Unregister + 'static> Tracked<R> {
         }
         // SAFETY: `node` is valid; the helper takes it off the list under its mutex.
         if unsafe { bindings::dmabridge_untrack(this.node.get().cast()) } {
-            // SAFETY: It was listed, so the list owned this reference (invariant); we still hold ours.
+            // SAFETY: It was listed, so the list owned this reference (invariant); we still hold
+            // ours.
             drop(unsafe { Arc::from_raw(&**this as *const Self) });
         }
         this.unregister_once();

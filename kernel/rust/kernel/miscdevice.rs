@@ -121,7 +121,8 @@ pub trait MiscDevice: Sized + 'static {
 /// # Examples
 ///
 /// ```ignore
-/// static FOPS: kernel::miscdevice::Vtable<MyDevice> = kernel::miscdevice::Vtable::new(&THIS_MODULE);
+/// static FOPS: kernel::miscdevice::Vtable<MyDevice> =
+///     kernel::miscdevice::Vtable::new(&THIS_MODULE);
 /// ```
 pub struct Vtable<T: MiscDevice>(bindings::file_operations, PhantomData<T>);
 
@@ -177,7 +178,8 @@ unsafe impl<T: MiscDevice> Sync for MiscReg<T> {}
 
 impl<T: MiscDevice> Unregister for MiscReg<T> {
     fn name(&self) -> &CStr {
-        // SAFETY: `name` was set to a valid C string (static or owned by `self`) before registering.
+        // SAFETY: `name` was set to a valid C string (static or owned by `self`) before
+        // registering.
         unsafe { CStr::from_char_ptr((*self.misc.get()).name) }
     }
 
@@ -238,14 +240,17 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             _name: owned,
         })?;
         let misc = inner.get().misc.get();
-        // SAFETY: `misc` points into the pinned `Arc`; zero it and fill the fields the misc core reads before registering. `name` is static or owned by the `Arc`, so it outlives the registration.
+        // SAFETY: `misc` points into the pinned `Arc`; zero it and fill the fields the misc core
+        // reads before registering. `name` is static or owned by the `Arc`, so it outlives the
+        // registration.
         unsafe {
             misc.write(core::mem::zeroed());
             (*misc).minor = bindings::MISC_DYNAMIC_MINOR as _;
             (*misc).name = name;
             (*misc).fops = &vtable.0;
         }
-        // SAFETY: `misc` is initialised and pinned until it is deregistered (the `Arc` lives until then).
+        // SAFETY: `misc` is initialised and pinned until it is deregistered (the `Arc` lives until
+        // then).
         if let Err(e) = to_result(unsafe { bindings::misc_register(misc) }) {
             // E.g. `EEXIST` for a name in use: not deregistered, since
             // `Tracked` only unregisters what it recorded.
@@ -283,7 +288,8 @@ impl<T: MiscDevice> Drop for MiscDeviceRegistration<T> {
 unsafe fn borrow<'a, T: MiscDevice>(
     file: *mut bindings::file,
 ) -> <T::Ptr as ForeignOwnable>::Borrowed<'a> {
-    // SAFETY: `open_callback` stored `into_foreign` of a `T::Ptr`, which lives until `release_callback`; the VFS does not call other operations after it.
+    // SAFETY: `open_callback` stored `into_foreign` of a `T::Ptr`, which lives until
+    // `release_callback`; the VFS does not call other operations after it.
     unsafe { T::Ptr::borrow((*file).private_data) }
 }
 
@@ -295,9 +301,11 @@ unsafe extern "C" fn open_callback<T: MiscDevice>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> crate::ffi::c_int {
-    // SAFETY: `misc_open` put the `struct miscdevice` in `private_data` and holds the misc lock, so the registration that contains it is alive.
+    // SAFETY: `misc_open` put the `struct miscdevice` in `private_data` and holds the misc lock, so
+    // the registration that contains it is alive.
     let misc = unsafe { (*file).private_data } as *mut bindings::miscdevice;
-    // SAFETY: `misc` is the `misc` field of a `MiscReg<T>` (only those use `Vtable<T>`), so the containing object is valid.
+    // SAFETY: `misc` is the `misc` field of a `MiscReg<T>` (only those use `Vtable<T>`), so the
+    // containing object is valid.
     let reg = unsafe {
         &*(misc as *const u8)
             .sub(core::mem::offset_of!(MiscReg<T>, misc))
@@ -322,7 +330,8 @@ unsafe extern "C" fn release_callback<T: MiscDevice>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> crate::ffi::c_int {
-    // SAFETY: `private_data` holds `into_foreign` of the open data; release is the last operation on the file.
+    // SAFETY: `private_data` holds `into_foreign` of the open data; release is the last operation
+    // on the file.
     let ptr = unsafe { T::Ptr::from_foreign((*file).private_data) };
     T::release(ptr);
     0
@@ -414,7 +423,9 @@ unsafe extern "C" fn llseek_callback<T: MiscDevice>(
         };
         // SAFETY: The VFS passes a valid file opened by `open_callback`.
         let this = unsafe { borrow::<T>(file) };
-        // SAFETY: `file` is valid. Like C drivers, the position is read and written without a lock (a character device has no `FMODE_ATOMIC_POS`); volatile accesses keep the compiler from assuming nobody else writes it.
+        // SAFETY: `file` is valid. Like C drivers, the position is read and written without a lock
+        // (a character device has no `FMODE_ATOMIC_POS`); volatile accesses keep the compiler from
+        // assuming nobody else writes it.
         let pos = unsafe { core::ptr::read_volatile(&raw const (*file).f_pos) };
         let new = checked_position(T::llseek(this, pos, offset, whence)?, "llseek")?;
         // SAFETY: As above.

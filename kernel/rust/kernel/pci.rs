@@ -224,11 +224,15 @@ macro_rules! pci_device_table {
 /// data named `__mod_pci__<module path>__<table>_device_table`, is emitted
 /// only in modules (as in C), so built-in code cannot collide on it, and
 /// the kernel never runs or links it.
+// rustfmt indents the attribute's lines further on every run.
+#[rustfmt::skip]
 #[macro_export]
 macro_rules! module_device_table {
     ("pci", $module_table:ident, $table:ident) => {
         #[cfg(MODULE)]
-        #[export_name = concat!("__mod_pci__", module_path!(), "__", stringify!($table), "_device_table")]
+        #[export_name = concat!(
+            "__mod_pci__", module_path!(), "__", stringify!($table), "_device_table"
+        )]
         static $module_table: [::core::mem::MaybeUninit<u8>; $crate::pci::raw_table_size(&$table)] =
             $crate::pci::raw_table_bytes(&$table);
     };
@@ -246,7 +250,12 @@ macro_rules! module_device_table {
 ///
 /// struct MyDriver;
 ///
-/// kernel::pci_device_table!(PCI_TABLE, MODULE_PCI_TABLE, (), [(pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8), ())]);
+/// kernel::pci_device_table!(
+///     PCI_TABLE,
+///     MODULE_PCI_TABLE,
+///     (),
+///     [(pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8), ())]
+/// );
 ///
 /// impl pci::Driver for MyDriver {
 ///     type IdInfo = ();
@@ -291,7 +300,8 @@ unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
         module: &'static ThisModule,
     ) -> Result {
         let pdrv = reg.get();
-        // SAFETY: `pdrv` is valid and pinned (caller's guarantee), not yet registered, so we may write it.
+        // SAFETY: `pdrv` is valid and pinned (caller's guarantee), not yet registered, so we may
+        // write it.
         unsafe {
             (*pdrv).name = name.as_char_ptr();
             (*pdrv).probe = Some(Self::probe_callback);
@@ -317,7 +327,8 @@ impl<T: Driver> Adapter<T> {
         pdev: *mut bindings::pci_dev,
         id: *const bindings::pci_device_id,
     ) -> core::ffi::c_int {
-        // SAFETY: The PCI core calls probe with a valid device, held locked and being bound to this driver for the duration of the call.
+        // SAFETY: The PCI core calls probe with a valid device, held locked and being bound to this
+        // driver for the duration of the call.
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
         // The entry that matched is one of our table, a dynamic ID (whose
         // `driver_data` `new_id` checked against our table), or, for
@@ -352,7 +363,8 @@ impl<T: Driver> Adapter<T> {
         let dev = unsafe { Device::<Core>::from_raw(pdev) };
         // SAFETY: `pdev` is valid.
         let ptr = unsafe { bindings::pci_get_drvdata(pdev) };
-        // SAFETY: A successful probe stored `into_foreign` of the driver's object; remove is called once per successful probe.
+        // SAFETY: A successful probe stored `into_foreign` of the driver's object; remove is called
+        // once per successful probe.
         let data = unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign(ptr) };
         crate::lifetime::as_callback(crate::lifetime::Callback::Device, || {
             T::unbind(dev, data.as_ref());
@@ -366,7 +378,8 @@ impl<T: Driver> Adapter<T> {
 }
 
 fn dev_err<Ctx: DeviceContext>(dev: &Device<Ctx>, msg: &CStr) {
-    // SAFETY: `dev` is valid; the format is a constant with one `%s` argument that is a valid C string.
+    // SAFETY: `dev` is valid; the format is a constant with one `%s` argument that is a valid C
+    // string.
     unsafe {
         bindings::_dev_err(
             dev.as_dev_raw(),
@@ -433,7 +446,8 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     ///
     /// `ptr` must be valid for `'a` and satisfy `Ctx`'s guarantee for `'a`.
     unsafe fn from_raw<'a>(ptr: *mut bindings::pci_dev) -> &'a Self {
-        // SAFETY: `Device` is a transparent wrapper of `pci_dev`; validity and context are the caller's guarantee.
+        // SAFETY: `Device` is a transparent wrapper of `pci_dev`; validity and context are the
+        // caller's guarantee.
         unsafe { &*ptr.cast::<Self>() }
     }
 
@@ -549,7 +563,8 @@ impl Device<Core> {
     pub fn enable_device_mem(&self) -> Result {
         // SAFETY: The device is valid and bound; the probe path may enable it.
         to_result(unsafe { bindings::pci_enable_device_mem(self.as_raw()) })?;
-        // SAFETY: `disable_device` is sound to call with this device until it is unbound (the device outlives its binding).
+        // SAFETY: `disable_device` is sound to call with this device until it is unbound (the
+        // device outlives its binding).
         unsafe { devres::add_action_or_reset(self, Self::disable_device, self.as_raw().cast()) }
     }
 
@@ -557,7 +572,8 @@ impl Device<Core> {
     ///
     /// Called by devres, once at unbind, with the device `enable_device_mem` enabled.
     unsafe extern "C" fn disable_device(pdev: *mut c_void) {
-        // SAFETY: `pdev` is the device `enable_device_mem` enabled; devres runs this once, at unbind.
+        // SAFETY: `pdev` is the device `enable_device_mem` enabled; devres runs this once, at
+        // unbind.
         unsafe { bindings::pci_disable_device(pdev.cast()) }
     }
 
@@ -590,7 +606,8 @@ impl Device<Core> {
     ///
     /// Called by devres, once at unbind, with the device that has the vectors.
     unsafe extern "C" fn free_irq_vectors(pdev: *mut c_void) {
-        // SAFETY: `pdev` had vectors allocated by `alloc_irq_vectors`; devres runs this once, at unbind, after the IRQ registrations were released.
+        // SAFETY: `pdev` had vectors allocated by `alloc_irq_vectors`; devres runs this once, at
+        // unbind, after the IRQ registrations were released.
         unsafe { bindings::pci_free_irq_vectors(pdev.cast()) }
     }
 }
@@ -689,7 +706,8 @@ impl Device<Bound> {
     /// longer do DMA. Only for a bound device: from file operations or work
     /// that may outlive the binding, use [`Device::bus_master`].
     pub fn clear_master(&self) {
-        // SAFETY: The device is valid and bound to this driver; clearing bus mastering only stops its DMA.
+        // SAFETY: The device is valid and bound to this driver; clearing bus mastering only stops
+        // its DMA.
         unsafe { bindings::pci_clear_master(self.as_raw()) };
     }
 
@@ -709,7 +727,8 @@ impl Device<Bound> {
 
     /// Which kind of interrupt the device uses now.
     pub fn irq_kind(&self) -> IrqKind {
-        // SAFETY: The device is valid; the flags change only in the probe and unbind paths of this driver.
+        // SAFETY: The device is valid; the flags change only in the probe and unbind paths of this
+        // driver.
         let (msi, msix) = unsafe {
             let d = self.as_raw();
             ((*d).msi_enabled() != 0, (*d).msix_enabled() != 0)

@@ -144,13 +144,16 @@ impl<T> Revocable<T> {
         if !self.dropping.swap(true, Ordering::AcqRel) {
             if !wait_bounded(|| self.state.load(Ordering::Acquire) == REVOKING) {
                 crate::pr_err!(
-                    "revocable: users still hold the object after a bounded wait (a leaked or long-held guard); not dropping it now\n"
+                    "revocable: users still hold the object after a bounded wait \
+                     (a leaked or long-held guard); not dropping it now\n"
                 );
                 self.leaked.store(true, Ordering::Release);
                 return false;
             }
             self.revoker.store(me, Ordering::Relaxed);
-            // SAFETY: We set `dropping`, so we are the only caller dropping; `REVOKING` is set and the user count is zero, so no guard exists or can be created (invariant): nobody reaches `data` any more.
+            // SAFETY: We set `dropping`, so we are the only caller dropping; `REVOKING` is set and
+            // the user count is zero, so no guard exists or can be created (invariant): nobody
+            // reaches `data` any more.
             unsafe { ManuallyDrop::drop(&mut *self.data.get()) };
             self.revoker.store(core::ptr::null_mut(), Ordering::Relaxed);
             self.dropped.store(true, Ordering::Release);
@@ -215,7 +218,8 @@ impl<T> Deref for RevocableGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: The guard is a counted user (invariant), so `data` is valid and not dropped while it lives.
+        // SAFETY: The guard is a counted user (invariant), so `data` is valid and not dropped while
+        // it lives.
         unsafe { &*self.rev.data.get() }
     }
 }

@@ -41,7 +41,8 @@ unsafe impl Sync for Raw {}
 impl Raw {
     fn free_once(&self) {
         if !self.freed.swap(true, Ordering::AcqRel) {
-            // SAFETY: Live until now (invariant); the swap makes this the only free. Same device, size, address and handle as the allocation.
+            // SAFETY: Live until now (invariant); the swap makes this the only free. Same device,
+            // size, address and handle as the allocation.
             unsafe {
                 bindings::dma_free_attrs(
                     self.binding.raw_dev(),
@@ -61,7 +62,8 @@ impl Raw {
     /// `node` is the `node` of a `Raw` in an `Arc`, with a reference the
     /// caller hands over.
     unsafe fn release(node: *const LiveNode) {
-        // SAFETY: See the function's safety section; `node` is the first field of the `repr(C)` `Raw`.
+        // SAFETY: See the function's safety section; `node` is the first field of the `repr(C)`
+        // `Raw`.
         let raw = unsafe { Arc::from_raw(node.cast::<Raw>()) };
         raw.free_once();
     }
@@ -75,7 +77,8 @@ const MAX_COHERENT: usize = crate::page::PAGE_SIZE << bindings::MAX_PAGE_ORDER;
 /// see each other's writes without syncs.
 ///
 /// Freed when dropped (from a workqueue if that happens where sleeping is not
-/// allowed), or at unbind at the latest (after every [`CoherentView`] ended); after unbind, [`CoherentAllocation::access`] fails with `ENXIO`.
+/// allowed), or at unbind at the latest (after every [`CoherentView`] ended); after unbind,
+/// [`CoherentAllocation::access`] fails with `ENXIO`.
 /// The CPU reaches the memory only through a [`CoherentView`], with volatile
 /// accesses, since the device may write it at any time.
 ///
@@ -112,7 +115,8 @@ pub struct CoherentAllocation<T: FromBytes + AsBytes> {
     _t: PhantomData<T>,
 }
 
-// SAFETY: The allocation is plain memory owned by this object; `Raw` and `Binding` are `Send + Sync`.
+// SAFETY: The allocation is plain memory owned by this object; `Raw` and `Binding` are `Send +
+// Sync`.
 unsafe impl<T: FromBytes + AsBytes + Send> Send for CoherentAllocation<T> {}
 // SAFETY: `&self` only gives volatile access through views and copies of plain values.
 unsafe impl<T: FromBytes + AsBytes + Sync> Sync for CoherentAllocation<T> {}
@@ -142,7 +146,8 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
         // and unbind frees the allocation if the owner has not.
         let token = Token::new(&dma.binding)?;
         let mut handle: DmaAddress = 0;
-        // SAFETY: The device is bound (we hold a user count) with its coherent mask set; `handle` is a valid out-pointer.
+        // SAFETY: The device is bound (we hold a user count) with its coherent mask set; `handle`
+        // is a valid out-pointer.
         let cpu = unsafe {
             bindings::dma_alloc_attrs(dma.as_raw(), size, &mut handle, dma_gfp(flags), 0)
         };
@@ -167,7 +172,8 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
             }
         };
         let node = Arc::into_raw(raw.clone()).cast::<LiveNode>();
-        // SAFETY: `node` is the first field of the `Raw` whose reference we hand to the list; `token` holds a user count.
+        // SAFETY: `node` is the first field of the `Raw` whose reference we hand to the list;
+        // `token` holds a user count.
         unsafe { token.binding().add_live(node) };
         drop(token);
         Ok(Self {
@@ -263,7 +269,9 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
         if i >= self.count {
             return Err(EINVAL);
         }
-        // SAFETY: `i < count`, so the object is inside the live allocation (the view keeps the device bound, so unbind cannot free it, and borrows the allocation, so it cannot be dropped); `T: FromBytes` accepts any bytes the device wrote.
+        // SAFETY: `i < count`, so the object is inside the live allocation (the view keeps the
+        // device bound, so unbind cannot free it, and borrows the allocation, so it cannot be
+        // dropped); `T: FromBytes` accepts any bytes the device wrote.
         Ok(unsafe { self.ptr().add(i).read_volatile() })
     }
 
@@ -273,7 +281,8 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
         if i >= self.count {
             return Err(EINVAL);
         }
-        // SAFETY: As in `read`; the memory is shared with the device, so the write is volatile and needs no exclusive reference.
+        // SAFETY: As in `read`; the memory is shared with the device, so the write is volatile and
+        // needs no exclusive reference.
         unsafe { self.ptr().add(i).write_volatile(value) };
         Ok(())
     }
@@ -286,7 +295,11 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
             return Err(EINVAL);
         }
         for (i, v) in src.iter().enumerate() {
-            // SAFETY: `start + i < end <= count`: inside the live allocation (as in `write`). Volatile, element by element: the device may access the memory meanwhile, so a plain copy would be a data race the compiler may exploit. `ptr::read` copies plain bytes (`AsBytes` types have no pointers to own), and the copy in DMA memory is never dropped.
+            // SAFETY: `start + i < end <= count`: inside the live allocation (as in `write`).
+            // Volatile, element by element: the device may access the memory meanwhile, so a plain
+            // copy would be a data race the compiler may exploit. `ptr::read` copies plain bytes
+            // (`AsBytes` types have no pointers to own), and the copy in DMA memory is never
+            // dropped.
             unsafe { self.ptr().add(start + i).write_volatile(core::ptr::read(v)) };
         }
         Ok(())

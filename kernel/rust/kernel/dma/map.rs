@@ -50,11 +50,13 @@ struct Inner<B: DmaBuffer> {
 
 /// A streaming mapping of `B` in direction `D`, owned by `O`.
 ///
-/// Made by [`super::Access::map_single`] (lives in that scope) or [`super::DmaDevice::map_owned`] (holds the device's binding
+/// Made by [`super::Access::map_single`] (lives in that scope) or [`super::DmaDevice::map_owned`]
+/// (holds the device's binding
 /// itself, so it may live across an interrupt).
 ///
 /// While [`DeviceOwned`] the buffer is out of the CPU's reach: the mapping
-/// owns it (never a borrow, which `mem::forget` of the mapping would end). [`Mapping::sync_for_cpu`] turns it into a
+/// owns it (never a borrow, which `mem::forget` of the mapping would end).
+/// [`Mapping::sync_for_cpu`] turns it into a
 /// [`CpuOwned`] mapping through which the CPU reads (directions the device
 /// writes) or writes (directions the device reads);
 /// [`Mapping::sync_for_device`] gives it back. Dropping unmaps with the size
@@ -82,7 +84,8 @@ pub struct Mapping<'a, D: Direction, B: DmaBuffer, O: Owner = DeviceOwned> {
     _p: PhantomData<(&'a (), D, O)>,
 }
 
-// SAFETY: The mapping owns `B` (which is `Send`) and a DMA address; the C DMA API may be called from any thread.
+// SAFETY: The mapping owns `B` (which is `Send`) and a DMA address; the C DMA API may be called
+// from any thread.
 unsafe impl<D: Direction, B: DmaBuffer, O: Owner> Send for Mapping<'_, D, B, O> {}
 // SAFETY: `&Mapping` gives only the DMA address and, when CPU-owned, `&[u8]` of the buffer.
 unsafe impl<D: Direction, B: DmaBuffer + Sync, O: Owner> Sync for Mapping<'_, D, B, O> {}
@@ -97,7 +100,8 @@ impl<'a, D: Direction, B: DmaBuffer> Mapping<'a, D, B> {
         let dev = binding.raw_dev();
         let dir = D::DIRECTION as bindings::dma_data_direction;
         let handle = match buf.target() {
-            // SAFETY: `p` is `len` bytes of linear-map memory owned or exclusively borrowed by `buf` (`DmaBuffer` guarantee); `dev` is bound with its mask set.
+            // SAFETY: `p` is `len` bytes of linear-map memory owned or exclusively borrowed by
+            // `buf` (`DmaBuffer` guarantee); `dev` is bound with its mask set.
             DmaTarget::Virt(p) => unsafe {
                 bindings::dma_map_single_attrs(dev, p.cast(), len, dir, 0)
             },
@@ -164,7 +168,8 @@ impl<D: DeviceWrites, B: DmaBuffer> Mapping<'_, D, B, CpuOwned> {
     /// What the device wrote.
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: The CPU owns the `len` initialised bytes at `cpu` (synced for the CPU); they stay valid while `self` is borrowed.
+        // SAFETY: The CPU owns the `len` initialised bytes at `cpu` (synced for the CPU); they stay
+        // valid while `self` is borrowed.
         unsafe { core::slice::from_raw_parts(self.inner.cpu, self.inner.len) }
     }
 }
@@ -173,7 +178,8 @@ impl<D: DeviceReads, B: DmaBuffer> Mapping<'_, D, B, CpuOwned> {
     /// The buffer, to fill before [`Mapping::sync_for_device`].
     #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: The CPU owns the `len` initialised bytes at `cpu`; `&mut self` makes this the only reference.
+        // SAFETY: The CPU owns the `len` initialised bytes at `cpu`; `&mut self` makes this the
+        // only reference.
         unsafe { core::slice::from_raw_parts_mut(self.inner.cpu, self.inner.len) }
     }
 }
@@ -205,7 +211,8 @@ impl<'a, D: Direction, B: DmaBuffer, O: Owner> Mapping<'a, D, B, O> {
     /// `inner` is mapped and is not used for DMA afterwards.
     #[inline]
     unsafe fn unmap_inner(inner: &Inner<B>) {
-        // SAFETY: Same device, address, size and direction as the map (invariant); the caller unmaps once.
+        // SAFETY: Same device, address, size and direction as the map (invariant); the caller
+        // unmaps once.
         unsafe {
             bindings::dma_unmap_page_attrs(
                 inner.dev,

@@ -39,7 +39,8 @@ unsafe impl Sync for RawPool {}
 impl RawPool {
     fn destroy_once(&self) {
         if !self.destroyed.swap(true, Ordering::AcqRel) {
-            // SAFETY: Live until now (invariant); every block was freed: borrowed blocks borrow the pool, owned blocks keep it alive, and at unbind `quiesce` waited for all of them.
+            // SAFETY: Live until now (invariant); every block was freed: borrowed blocks borrow the
+            // pool, owned blocks keep it alive, and at unbind `quiesce` waited for all of them.
             unsafe { bindings::dma_pool_destroy(self.pool) };
         }
     }
@@ -51,7 +52,8 @@ impl RawPool {
     /// `node` is the `node` of a `RawPool` in an `Arc`, with a reference the
     /// caller hands over.
     unsafe fn release(node: *const LiveNode) {
-        // SAFETY: See the function's safety section; `node` is the first field of the `repr(C)` `RawPool`.
+        // SAFETY: See the function's safety section; `node` is the first field of the `repr(C)`
+        // `RawPool`.
         let raw = unsafe { Arc::from_raw(node.cast::<RawPool>()) };
         raw.destroy_once();
     }
@@ -156,7 +158,8 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
         // Creating holds a user count: the device stays bound meanwhile, and
         // unbind destroys the pool if the owners have not.
         let token = Token::new(&dma.binding)?;
-        // SAFETY: The device is bound (we hold a user count) with its mask set; `name` is a valid C string the pool copies.
+        // SAFETY: The device is bound (we hold a user count) with its mask set; `name` is a valid C
+        // string the pool copies.
         let pool = unsafe {
             bindings::dma_pool_create(name.as_char_ptr(), dma.as_raw(), size, align, boundary)
         };
@@ -179,7 +182,8 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
             }
         };
         let node = Arc::into_raw(raw.clone()).cast::<LiveNode>();
-        // SAFETY: `node` is the first field of the `RawPool` whose reference we hand to the list; `token` holds a user count.
+        // SAFETY: `node` is the first field of the `RawPool` whose reference we hand to the list;
+        // `token` holds a user count.
         unsafe { token.binding().add_live(node) };
         drop(token);
         let binding: *const Binding = &*raw.binding;
@@ -195,7 +199,8 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
 
     #[inline]
     fn binding(&self) -> &Binding {
-        // SAFETY: `shared` holds the `RawPool`, which holds the binding, for as long as `self` lives.
+        // SAFETY: `shared` holds the `RawPool`, which holds the binding, for as long as `self`
+        // lives.
         unsafe { &*self.binding }
     }
 
@@ -238,7 +243,8 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
         // link (a kernel address), a reused one its previous user's data, and
         // `read()` hands the bytes out.
         let gfp = dma_gfp(flags) | bindings::__GFP_ZERO;
-        // SAFETY: The pool is live: an owner exists (`&self`) and the binding has a user, so the unbind action has not destroyed it.
+        // SAFETY: The pool is live: an owner exists (`&self`) and the binding has a user, so the
+        // unbind action has not destroyed it.
         let cpu = unsafe { bindings::dma_pool_alloc(self.pool, gfp, &mut handle) };
         if cpu.is_null() {
             return Err(ENOMEM);
@@ -251,7 +257,8 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
     /// `cpu`/`handle` came from `alloc_raw` on this pool and are freed once.
     #[inline]
     unsafe fn free_raw(&self, cpu: *mut T, handle: DmaAddress) {
-        // SAFETY: The block belongs to the live pool (the caller's guarantee and the caller's user count).
+        // SAFETY: The block belongs to the live pool (the caller's guarantee and the caller's user
+        // count).
         unsafe { bindings::dma_pool_free(self.pool, cpu.cast(), handle) };
     }
 }
@@ -268,7 +275,8 @@ macro_rules! block_access {
         /// Reads the block (volatile: the device may write it).
         #[inline]
         pub fn read(&self) -> T {
-            // SAFETY: The block is live and aligned for `T` (type invariant); `T: FromBytes` accepts any bytes.
+            // SAFETY: The block is live and aligned for `T` (type invariant); `T: FromBytes`
+            // accepts any bytes.
             unsafe { self.cpu.read_volatile() }
         }
 
@@ -300,7 +308,8 @@ impl<T: FromBytes + AsBytes> PoolBlock<'_, T> {
 impl<T: FromBytes + AsBytes> Drop for PoolBlock<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: A live block of `pool` (invariant), freed once here; the access scope it borrows still holds the binding.
+        // SAFETY: A live block of `pool` (invariant), freed once here; the access scope it borrows
+        // still holds the binding.
         unsafe { self.pool.free_raw(self.cpu, self.handle) };
     }
 }
@@ -329,7 +338,8 @@ impl<T: FromBytes + AsBytes> OwnedPoolBlock<T> {
 
 impl<T: FromBytes + AsBytes> Drop for OwnedPoolBlock<T> {
     fn drop(&mut self) {
-        // SAFETY: A live block of `pool` (invariant), freed once here, before `_token` lets unbind go on.
+        // SAFETY: A live block of `pool` (invariant), freed once here, before `_token` lets unbind
+        // go on.
         unsafe { self.pool.free_raw(self.cpu, self.handle) };
     }
 }

@@ -36,7 +36,8 @@ pub struct SgMapping<'a, D: Direction, B: DmaBuffer> {
     _p: PhantomData<(&'a (), D)>,
 }
 
-// SAFETY: The table and the buffers are owned or exclusively borrowed; the DMA API may be called from any thread.
+// SAFETY: The table and the buffers are owned or exclusively borrowed; the DMA API may be called
+// from any thread.
 unsafe impl<D: Direction, B: DmaBuffer> Send for SgMapping<'_, D, B> {}
 
 impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
@@ -66,18 +67,21 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
             cpu.push(cpu_addr(b)?, GFP_KERNEL)?;
         }
         let mut table = bindings::sg_table::default();
-        // SAFETY: `table` is a valid, empty table; on failure `sg_alloc_table` frees what it allocated.
+        // SAFETY: `table` is a valid, empty table; on failure `sg_alloc_table` frees what it
+        // allocated.
         to_result(unsafe { bindings::sg_alloc_table(&mut table, nents, GFP_KERNEL.as_raw()) })?;
         let mut sg = table.sgl;
         for b in bufs.iter_mut() {
             let len = b.dma_len() as u32;
             match b.target() {
-                // SAFETY: `sg` is one of the `nents` entries just allocated; `p` is `len` bytes of linear-map memory the buffer owns.
+                // SAFETY: `sg` is one of the `nents` entries just allocated; `p` is `len` bytes of
+                // linear-map memory the buffer owns.
                 DmaTarget::Virt(p) => unsafe { bindings::sg_set_buf(sg, p.cast(), len) },
                 // SAFETY: As above, for the first `len` bytes of the page.
                 DmaTarget::Page(page) => unsafe { bindings::sg_set_page(sg, page, len, 0) },
             }
-            // SAFETY: `sg` is an entry of the table; past the last one `sg_next` returns NULL, which is never used.
+            // SAFETY: `sg` is an entry of the table; past the last one `sg_next` returns NULL,
+            // which is never used.
             sg = unsafe { bindings::sg_next(sg) };
         }
         let dev = binding.raw_dev();
@@ -134,7 +138,8 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
         } else {
             0
         };
-        // SAFETY: Mapped (caller); unmapped once, with the original entry count and the direction of the map, then freed.
+        // SAFETY: Mapped (caller); unmapped once, with the original entry count and the direction
+        // of the map, then freed.
         unsafe {
             bindings::dma_unmap_sg_attrs(
                 self.dev,
@@ -163,7 +168,8 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
         } else {
             bindings::dma_sync_sg_for_device
         };
-        // SAFETY: Mapped (invariant); synced with `orig_nents` entries and the direction of the map, as the C API requires.
+        // SAFETY: Mapped (invariant); synced with `orig_nents` entries and the direction of the
+        // map, as the C API requires.
         unsafe {
             sync(
                 self.dev,
@@ -189,7 +195,8 @@ impl<D: DeviceWrites, B: DmaBuffer> SgMapping<'_, D, B> {
     /// CPU, `EINVAL` past the end.
     pub fn buffer(&self, i: usize) -> Result<&[u8]> {
         let (p, len) = self.cpu_slice(i)?;
-        // SAFETY: The CPU owns the buffer (synced for the CPU; the device must not use it until `sync_for_device`, which needs `&mut self`); `len` initialised bytes.
+        // SAFETY: The CPU owns the buffer (synced for the CPU; the device must not use it until
+        // `sync_for_device`, which needs `&mut self`); `len` initialised bytes.
         Ok(unsafe { core::slice::from_raw_parts(p, len) })
     }
 }
@@ -225,7 +232,8 @@ impl Iterator for Segments<'_> {
         if self.left == 0 || self.sg.is_null() {
             return None;
         }
-        // SAFETY: `sg` is one of the first `nents` mapped entries of the table, which lives while the mapping is borrowed.
+        // SAFETY: `sg` is one of the first `nents` mapped entries of the table, which lives while
+        // the mapping is borrowed.
         let item = unsafe {
             (
                 bindings::sg_dma_address(self.sg),

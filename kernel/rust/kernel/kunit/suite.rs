@@ -73,7 +73,8 @@ pub const fn suite_name(name: &str) -> [crate::ffi::c_char; 256] {
 pub unsafe fn run_case(test: *mut bindings::kunit, name: &str, case: fn() -> Result<(), Error>) {
     if let Err(e) = case() {
         crate::kunit::err(format_args!("    # {}: failed with {:?}\n", name, e));
-        // SAFETY: `test` is the running case's context (caller's guarantee); KUnit reads `status` after the case returns (C `kunit_mark_failed`).
+        // SAFETY: `test` is the running case's context (caller's guarantee); KUnit reads `status`
+        // after the case returns (C `kunit_mark_failed`).
         unsafe {
             core::ptr::write_volatile(
                 &raw mut (*test).status,
@@ -147,16 +148,20 @@ macro_rules! kunit_suite {
             $(
                 unsafe extern "C" fn $case(test: *mut $crate::bindings::kunit) {
                     // SAFETY: KUnit calls the case with its running context.
-                    unsafe { $crate::kunit::run_case(test, ::core::stringify!($case), super::$case) }
+                    unsafe {
+                        $crate::kunit::run_case(test, ::core::stringify!($case), super::$case)
+                    }
                 }
             )+
 
-            static mut CASES: [$crate::bindings::kunit_case; { [$(::core::stringify!($case)),+].len() + 1 }] = [
+            const COUNT: usize = [$(::core::stringify!($case)),+].len() + 1;
+            static mut CASES: [$crate::bindings::kunit_case; COUNT] = [
                 $($crate::kunit::kunit_case($crate::c_str!(::core::stringify!($case)), $case),)+
                 $crate::kunit::kunit_case_null(),
             ];
 
-            // SAFETY: `CASES` is the `static mut` array built above, ended by `kunit_case_null()`, used only by KUnit.
+            // SAFETY: `CASES` is the `static mut` array built above, ended by `kunit_case_null()`,
+            // used only by KUnit.
             $crate::kunit_unsafe_test_suite!(unsafe $name, CASES);
         }
     };
@@ -193,7 +198,8 @@ impl<T: Send + Sync> Fixture<T> {
         {
             core::hint::spin_loop();
         }
-        // SAFETY: We hold `busy`, so this is the only access to the slot; `f` cannot re-enter (it gets no `&self`).
+        // SAFETY: We hold `busy`, so this is the only access to the slot; `f` cannot re-enter (it
+        // gets no `&self`).
         let r = f(unsafe { &mut *self.slot.get() });
         self.busy.store(false, Ordering::Release);
         r

@@ -57,7 +57,8 @@ impl Completion {
     /// handler of the previous event) is lost, which is the caller's logic,
     /// but never a data race (the reset takes the completion's lock).
     pub fn reinit(&self) {
-        // SAFETY: Initialised (type invariant); the helper resets the count under the completion's lock, as `complete_all` updates it.
+        // SAFETY: Initialised (type invariant); the helper resets the count under the completion's
+        // lock, as `complete_all` updates it.
         unsafe { bindings::dmabridge_reinit_completion(self.inner.get()) };
     }
 
@@ -65,7 +66,8 @@ impl Completion {
     /// timeout, `ERESTARTSYS` if a signal arrived. Process context only.
     pub fn wait_interruptible_timeout(&self, ms: u32) -> Result<bool> {
         let j = crate::time::msecs_to_jiffies(ms);
-        // SAFETY: Initialised (type invariant); we are in process context (caller's duty, as for every sleeping function).
+        // SAFETY: Initialised (type invariant); we are in process context (caller's duty, as for
+        // every sleeping function).
         let r = unsafe { bindings::wait_for_completion_interruptible_timeout(self.inner.get(), j) };
         match r {
             0 => Ok(false),

@@ -25,7 +25,8 @@ impl Guard {
     /// Enters an RCU read-side critical section.
     #[inline]
     fn new() -> Self {
-        // SAFETY: `rcu_read_lock` may be called from any context; the matching unlock happens in `Drop`.
+        // SAFETY: `rcu_read_lock` may be called from any context; the matching unlock happens in
+        // `Drop`.
         unsafe { bindings::rcu_read_lock() };
         Self(PhantomData)
     }
@@ -34,7 +35,8 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: A `Guard` exists only between `rcu_read_lock` in `new` and this call, on the same thread (it is not `Send`).
+        // SAFETY: A `Guard` exists only between `rcu_read_lock` in `new` and this call, on the same
+        // thread (it is not `Send`).
         unsafe { bindings::rcu_read_unlock() };
     }
 }
@@ -59,6 +61,7 @@ pub fn read_lock_with<R>(f: impl FnOnce(&Guard) -> R) -> R {
 /// call has ended. Sleeps: only for process context.
 #[inline]
 pub fn synchronize_rcu() {
-    // SAFETY: `synchronize_rcu` has no preconditions beyond process context, which every caller of a safe, sleeping function is in.
+    // SAFETY: `synchronize_rcu` has no preconditions beyond process context, which every caller of
+    // a safe, sleeping function is in.
     unsafe { bindings::synchronize_rcu() };
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-#include <linux/preempt.h>
+#include <linux/completion.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 
@@ -14,12 +14,6 @@ void rust_helper_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
-/* Whether the caller runs in task context (not in an interrupt handler). */
-bool rust_helper_dmabridge_in_task(void)
-{
-	return in_task();
-}
-
 unsigned long rust_helper_dmabridge_spin_lock_irqsave(spinlock_t *lock)
 {
 	unsigned long flags;
@@ -31,4 +25,22 @@ unsigned long rust_helper_dmabridge_spin_lock_irqsave(spinlock_t *lock)
 void rust_helper_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)
 {
 	spin_unlock_irqrestore(lock, flags);
+}
+
+void rust_helper_init_completion(struct completion *x)
+{
+	init_completion(x);
+}
+
+/*
+ * reinit_completion() under the completion's lock: a plain store would race
+ * with complete_all() from an interrupt handler.
+ */
+void rust_helper_dmabridge_reinit_completion(struct completion *x)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&x->wait.lock, flags);
+	x->done = 0;
+	raw_spin_unlock_irqrestore(&x->wait.lock, flags);
 }
