@@ -40,8 +40,10 @@ const EDU_BUF_LEN: usize = 4096;
 type EduBar = pci::Bar<4096>;
 
 /// What probe hands the cases.
+#[pin_data]
 struct Bound {
     dma: DmaDevice,
+    #[pin]
     bar: Devres<EduBar>,
 }
 
@@ -76,8 +78,13 @@ impl pci::Driver for DmaTest {
         pdev.enable_device_mem()?;
         pdev.set_master();
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<EDU_DMA_BITS>())?;
-        let bar = pdev.iomap_region_sized::<4096>(0, c_str!("dma_test"))?;
-        BOUND.set(Arc::new(Bound { dma, bar }, GFP_KERNEL)?);
+        BOUND.set(Arc::pin_init(
+            try_pin_init!(Bound {
+                dma,
+                bar <- pdev.iomap_region_sized::<4096>(0, c_str!("dma_test")),
+            }? Error),
+            GFP_KERNEL,
+        )?);
         pci::pin(DmaTest)
     }
 }

@@ -12,7 +12,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{
     c_str,
-    device::Core,
+    device::{Bound, Core, Device},
     devres::Devres,
     dma::{DmaDevice, DmaMask, FromDevice, ToDevice},
     fmt,
@@ -94,6 +94,7 @@ struct Edu {
     /// Stops the device's DMA while it is bound to this driver.
     master: Devres<pci::BusMaster>,
     dma: DmaDevice,
+    #[pin]
     bar: Devres<EduBar>,
     /// One operation at a time on the device.
     #[pin]
@@ -184,7 +185,7 @@ impl Edu {
 struct Handler(Arc<Edu>);
 
 impl irq::Handler for Handler {
-    fn handle(&self) -> irq::IrqReturn {
+    fn handle(&self, _dev: &Device<Bound>) -> irq::IrqReturn {
         let Some(bar) = self.0.bar.try_access() else {
             return irq::IrqReturn::None;
         };
@@ -201,8 +202,10 @@ impl irq::Handler for Handler {
 
 /// The driver's per-device object. Fields drop in order: the file first,
 /// then the interrupt, then the number.
+#[pin_data]
 struct EduDriver {
     _misc: Pin<KBox<MiscDeviceRegistration<EduFile>>>,
+    #[pin]
     _irq: irq::Registration<Handler>,
     number: Number,
 }
@@ -225,8 +228,19 @@ impl pci::Driver for EduDriver {
         pdev.enable_device_mem()?;
         pdev.set_master();
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())?;
-        let bar = pdev.iomap_region_sized::<4096>(0, c_str!("edu"))?;
-        let id = bar.try_access_with(|b| b.read32(ID)).ok_or(ENXIO)?;
+        let master = pdev.bus_master()?;
+        let edu: Arc<Edu> = Arc::pin_init(
+            try_pin_init!(Edu {
+                master,
+                dma,
+                bar <- pdev.iomap_region_sized::<4096>(0, c_str!("edu")),
+                busy <- new_mutex!(()),
+                done <- Completion::new(),
+                dead: AtomicBool::new(false),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        let id = edu.bar.try_access_with(|b| b.read32(ID)).ok_or(ENXIO)?;
         if id & 0xff != 0xed {
             dev_err!(
                 pdev.as_ref(),
@@ -238,33 +252,24 @@ impl pci::Driver for EduDriver {
         pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI | pci::IrqTypes::INTX)?;
         let kind = pdev.irq_kind();
         let number = Number::take()?;
-        let master = pdev.bus_master()?;
-        let edu = Arc::pin_init(
-            pin_init!(Edu {
-                master,
-                dma,
-                bar,
-                busy <- new_mutex!(()),
-                done <- Completion::new(),
-                dead: AtomicBool::new(false),
-            }),
+        let name = CString::try_from_fmt(fmt!("edu{}", number.0))?;
+        let handler = Ok(Handler(edu.clone()));
+        let driver: Pin<KBox<Self>> = KBox::pin_init(
+            try_pin_init!(EduDriver {
+                _irq <- pdev.request_irq(0, irq::Flags::SHARED, c_str!("edu"), handler)?,
+                _misc: MiscDeviceRegistration::register_named(name, &FOPS, edu)?,
+                number,
+            }? Error),
             GFP_KERNEL,
         )?;
-        let irq = pdev.request_irq(0, c_str!("edu"), Handler(edu.clone()))?;
-        let name = CString::try_from_fmt(fmt!("edu{}", number.0))?;
-        let misc = MiscDeviceRegistration::register_named(name, &FOPS, edu)?;
         dev_info!(
             pdev.as_ref(),
             "edu{}: id 0x{:08x}, {} interrupt\n",
-            number.0,
+            driver.number.0,
             id,
             kind
         );
-        pci::pin(EduDriver {
-            _misc: misc,
-            _irq: irq,
-            number,
-        })
+        Ok(driver)
     }
 
     fn unbind(pdev: &pci::Device<Core>, this: Pin<&Self>) {

@@ -15,7 +15,8 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     c_str,
-    device::Core,
+    delay::msleep,
+    device::{Bound, Core, Device},
     devres::Devres,
     irq,
     miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
@@ -39,9 +40,13 @@ type EduBar = pci::Bar<4096>;
 
 #[pin_data]
 struct Shared {
+    #[pin]
     bar: Devres<EduBar>,
     kind: pci::IrqKind,
+    /// Interrupts the hard half handled.
     irqs: AtomicU32,
+    /// Runs of the threaded half (which sleeps, to show it may).
+    threaded: AtomicU32,
     status: AtomicU32,
     #[pin]
     lock: Mutex<()>,
@@ -49,29 +54,43 @@ struct Shared {
     irq_seen: CondVar,
 }
 
+/// The interrupt handler, in two halves: the hard half acknowledges the
+/// device (so its line drops before the thread runs), the threaded half
+/// sleeps and then wakes the waiting command.
 struct Handler(Arc<Shared>);
 
-impl irq::Handler for Handler {
-    fn handle(&self) -> irq::IrqReturn {
+impl irq::ThreadedHandler for Handler {
+    fn handle(&self, _dev: &Device<Bound>) -> irq::ThreadedIrqReturn {
         let Some(bar) = self.0.bar.try_access() else {
-            return irq::IrqReturn::None;
+            return irq::ThreadedIrqReturn::None;
         };
         let status = bar.read32(IRQ_STATUS);
         if status == 0 {
             // Not ours: the INTx line may be shared.
-            return irq::IrqReturn::None;
+            return irq::ThreadedIrqReturn::None;
         }
         bar.write32(status, IRQ_ACK);
         self.0.status.store(status, Ordering::Relaxed);
         self.0.irqs.fetch_add(1, Ordering::Release);
+        irq::ThreadedIrqReturn::WakeThread
+    }
+
+    fn handle_threaded(&self, dev: &Device<Bound>) -> irq::IrqReturn {
+        // Process context: sleeping here is allowed (the checkers would
+        // report it otherwise).
+        msleep(1);
+        self.0.threaded.fetch_add(1, Ordering::Release);
         self.0.irq_seen.notify_all();
+        dev_dbg!(dev, "threaded half ran\n");
         irq::IrqReturn::Handled
     }
 }
 
+#[pin_data]
 struct PciTest {
     _misc: Pin<KBox<MiscDeviceRegistration<TestFile>>>,
-    _irq: irq::Registration<Handler>,
+    #[pin]
+    _irq: irq::ThreadedRegistration<Handler>,
 }
 
 kernel::pci_device_table!(
@@ -91,32 +110,35 @@ impl pci::Driver for PciTest {
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
         pdev.set_master();
-        let bar = pdev.iomap_region_sized::<4096>(0, c_str!("pci_test"))?;
-        let id = bar.try_access_with(|b| b.read32(ID)).ok_or(ENXIO)?;
+        pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI | pci::IrqTypes::INTX)?;
+        let kind = pdev.irq_kind();
+        let shared: Arc<Shared> = Arc::pin_init(
+            try_pin_init!(Shared {
+                bar <- pdev.iomap_region_sized::<4096>(0, c_str!("pci_test")),
+                kind,
+                irqs: AtomicU32::new(0),
+                threaded: AtomicU32::new(0),
+                status: AtomicU32::new(0),
+                lock <- new_mutex!(()),
+                irq_seen <- new_condvar!(),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        let id = shared.bar.try_access_with(|b| b.read32(ID)).ok_or(ENXIO)?;
         if id & 0xffff != 0xed {
             pr_err!("unexpected identification 0x{:08x}\n", id);
             return Err(ENODEV);
         }
-        pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI | pci::IrqTypes::INTX)?;
-        let kind = pdev.irq_kind();
-        let shared = Arc::pin_init(
-            pin_init!(Shared {
-                bar,
-                kind,
-                irqs: AtomicU32::new(0),
-                status: AtomicU32::new(0),
-                lock <- new_mutex!(()),
-                irq_seen <- new_condvar!(),
-            }),
+        let handler = Ok(Handler(shared.clone()));
+        let this = KBox::pin_init(
+            try_pin_init!(PciTest {
+                _irq <- pdev.request_threaded_irq(0, irq::Flags::SHARED, c_str!("pci_test"), handler)?,
+                _misc: MiscDeviceRegistration::register(c_str!("pcitest"), &FOPS, shared)?,
+            }? Error),
             GFP_KERNEL,
         )?;
-        let irq = pdev.request_irq(0, c_str!("pci_test"), Handler(shared.clone()))?;
-        let misc = MiscDeviceRegistration::register(c_str!("pcitest"), &FOPS, shared)?;
         pr_info!("bound: id 0x{:08x}, {} interrupt\n", id, kind);
-        pci::pin(PciTest {
-            _misc: misc,
-            _irq: irq,
-        })
+        Ok(this)
     }
 
     fn unbind(_pdev: &pci::Device<Core>, _this: Pin<&Self>) {
@@ -178,13 +200,14 @@ fn run(shared: &Shared, cmd: &[u8]) -> Result<KVec<u8>> {
         }
         b"irq" => {
             let before = shared.irqs.load(Ordering::Acquire);
+            let threaded_before = shared.threaded.load(Ordering::Acquire);
             shared
                 .bar
                 .try_access_with(|b| b.write32(RAISED, IRQ_RAISE))
                 .ok_or(ENXIO)?;
             let mut guard = shared.lock.lock();
             for _ in 0..20 {
-                if shared.irqs.load(Ordering::Acquire) != before {
+                if shared.threaded.load(Ordering::Acquire) != threaded_before {
                     break;
                 }
                 let _ = shared
@@ -193,8 +216,9 @@ fn run(shared: &Shared, cmd: &[u8]) -> Result<KVec<u8>> {
             }
             drop(guard);
             text(format_args!(
-                "irqs={} status=0x{:x}\n",
+                "irqs={} threaded={} status=0x{:x}\n",
                 shared.irqs.load(Ordering::Acquire) - before,
+                shared.threaded.load(Ordering::Acquire) - threaded_before,
                 shared.status.load(Ordering::Relaxed)
             ))
         }

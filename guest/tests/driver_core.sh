@@ -24,11 +24,12 @@ expect() {
 }
 
 # irq_check KIND NAME: the device uses KIND interrupts, and one raised
-# interrupt reaches the handler, which reads and acknowledges its status.
+# interrupt reaches the handler's hard half, which reads and acknowledges its
+# status, and then its threaded half (which sleeps).
 irq_check() {
 	kind=$(cmd kind)
 	irq=$(cmd irq)
-	if [ "$kind" = "$1" ] && [ "$irq" = "irqs=1 status=0xabc" ]; then
+	if [ "$kind" = "$1" ] && [ "$irq" = "irqs=1 threaded=1 status=0xabc" ]; then
 		ktap_ok "$2"
 	else
 		echo "# kind: $kind, irq: $irq"

@@ -11,41 +11,75 @@
 use crate::{
     alloc::flags::GFP_KERNEL,
     bindings,
+    device::{Bound, Device},
     driver::BoundDevice,
-    error::{to_result, Result},
+    error::{to_result, Error, Result},
+    init::{pin_init_from_closure, InPlaceInit, PinInit},
     revocable::{Revocable, RevocableGuard},
     sync::Arc,
 };
-use core::ffi::c_void;
+use core::{ffi::c_void, marker::PhantomPinned};
 
 /// A resource that lives at most as long as its device's binding.
-///
-/// # Invariants
-///
-/// `inner` was registered with `devm_add_action` on a bound device, with one
-/// reference of the `Arc` owned by that action; the action revokes the resource.
 ///
 /// # Examples
 ///
 /// It needs a bound device, so the doctest only builds it (nothing runs);
 /// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
 ///
+/// As in mainline, [`Devres::new`] returns an initialiser, for a pinned
+/// place (a field of a driver's pinned data, or a box of its own).
+///
 /// ```
-/// # use kernel::{devres::Devres, driver::BoundDevice, prelude::*};
-/// fn keep_counter(dev: &impl BoundDevice) -> Result<Devres<u32>> {
-///     let d = Devres::new(dev, 7u32)?;
+/// # use kernel::{device::{Bound, Device}, devres::Devres, prelude::*};
+/// fn keep_counter(dev: &Device<Bound>) -> Result<Pin<KBox<Devres<u32>>>> {
+///     let d = KBox::pin_init(Devres::new(dev, 7u32), GFP_KERNEL)?;
 ///     let _next = d.try_access_with(|v| *v + 1).ok_or(ENXIO)?;
 ///     Ok(d)
 /// }
 /// ```
+///
+/// # Invariants
+///
+/// `inner` was registered with `devm_add_action` on a bound device, with one
+/// reference of the `Arc` owned by that action; the action revokes the resource.
+/// The resource never moves: it was initialised in the `Arc`'s allocation.
 pub struct Devres<T: Send + Sync + 'static> {
     inner: Arc<Revocable<T>>,
+    /// `!Unpin` as in mainline, where the resource lives inside the `Devres`:
+    /// a driver that moves a pinned `Devres` would not build there.
+    _pin: PhantomPinned,
 }
 
 impl<T: Send + Sync + 'static> Devres<T> {
-    /// Ties `data` to `dev`'s binding.
-    pub fn new(dev: &(impl BoundDevice + ?Sized), data: T) -> Result<Self> {
-        let inner = Arc::new(Revocable::new(data), GFP_KERNEL)?;
+    /// Ties the resource `data` initialises to `dev`'s binding.
+    pub fn new<'a, E>(
+        dev: &'a Device<Bound>,
+        data: impl PinInit<T, E> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a
+    where
+        Error: From<E>,
+    {
+        let init = move |slot: *mut Self| {
+            // An `Arc` is pinned: it never moves its contents.
+            let inner = Arc::pin_init(Revocable::pin_init(data), GFP_KERNEL)?;
+            let this = Self::register(dev, inner)?;
+            // SAFETY: `slot` is valid for writes (the closure's contract).
+            unsafe { slot.write(this) };
+            Ok(())
+        };
+        // SAFETY: On `Ok`, `*slot` was written; on `Err` nothing was (the
+        // `Arc`, if any, was dropped here).
+        unsafe { pin_init_from_closure(init) }
+    }
+
+    /// Ties `data` to `dev`'s binding, by value: for bindings that return a
+    /// `Devres` of their own (such as [`crate::pci::Device::bus_master`]).
+    pub(crate) fn new_value(dev: &(impl BoundDevice + ?Sized), data: T) -> Result<Self> {
+        Self::register(dev, Arc::new(Revocable::new(data), GFP_KERNEL)?)
+    }
+
+    fn register(dev: &(impl BoundDevice + ?Sized), inner: Arc<Revocable<T>>) -> Result<Self> {
         let action = Arc::into_raw(inner.clone());
         // SAFETY: The callback takes back the `Arc` reference exactly once, at unbind.
         let ret = unsafe { add_action(dev, Self::devres_callback, action as *mut c_void) };
@@ -55,7 +89,10 @@ impl<T: Send + Sync + 'static> Devres<T> {
             return Err(e);
         }
         // INVARIANT: The action was registered with one `Arc` reference.
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            _pin: PhantomPinned,
+        })
     }
 
     /// # Safety
@@ -109,6 +146,20 @@ impl<T: Send + Sync + 'static> Drop for Devres<T> {
             inner.revoke();
         });
     }
+}
+
+/// An initialiser that writes the value `f` returns (or fails with its error):
+/// for resources made by value, given where an initialiser is expected.
+pub(crate) fn init_value<T>(f: impl FnOnce() -> Result<T>) -> impl PinInit<T, Error> {
+    let init = move |slot: *mut T| {
+        let value = f()?;
+        // SAFETY: `slot` is valid for writes (the closure's contract).
+        unsafe { slot.write(value) };
+        Ok(())
+    };
+    // SAFETY: On `Ok`, `*slot` was written; on `Err` it was not touched. The
+    // value was never pinned before it was written.
+    unsafe { pin_init_from_closure(init) }
 }
 
 /// Runs `f(data)` when `dev` is unbound.

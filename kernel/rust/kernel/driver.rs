@@ -7,6 +7,7 @@
 
 use crate::{
     bindings,
+    device::{self, Bound, Core},
     error::{code::EDEADLK, Result},
     lifetime::{in_callback, Callback, Tracked, Unregister},
     str::CStr,
@@ -25,6 +26,22 @@ use core::pin::Pin;
 pub unsafe trait BoundDevice {
     /// The bound `struct device`.
     fn as_raw_bound(&self) -> *mut bindings::device;
+}
+
+// SAFETY: A `device::Device<Bound>` is bound to its driver for the reference's
+// lifetime (type invariant).
+unsafe impl BoundDevice for device::Device<Bound> {
+    fn as_raw_bound(&self) -> *mut bindings::device {
+        self.as_raw()
+    }
+}
+
+// SAFETY: A `device::Device<Core>` is bound to its driver for the reference's
+// lifetime (type invariant).
+unsafe impl BoundDevice for device::Device<Core> {
+    fn as_raw_bound(&self) -> *mut bindings::device {
+        self.as_raw()
+    }
 }
 
 /// The operations a bus provides to register a driver of that bus.

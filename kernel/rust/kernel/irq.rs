@@ -9,17 +9,23 @@
 //! before the handler is dropped. The registration is tied to the device's
 //! binding, so it is also released at unbind, before the IRQ vectors are freed.
 
+use crate::prelude::pin_data;
 use crate::{
-    alloc::{flags::GFP_KERNEL, KBox},
+    alloc::{flags::GFP_KERNEL, Allocator, Box, KBox},
     bindings,
+    device::{Bound, Device},
     devres::Devres,
-    driver::BoundDevice,
-    error::{to_result, Result},
+    error::{to_result, Error, Result},
+    init::{InPlaceInit, PinInit},
     str::CStr,
+    sync::Arc,
+    try_pin_init,
 };
 use core::{
     ffi::{c_int, c_void},
+    marker::PhantomPinned,
     mem::ManuallyDrop,
+    pin::Pin,
 };
 
 /// What a handler did with an interrupt.
@@ -41,9 +47,75 @@ impl IrqReturn {
 }
 
 /// An interrupt handler. Runs in hard-IRQ context: it must not sleep.
-pub trait Handler: Send + Sync + 'static {
+///
+/// `device` is the device the interrupt belongs to, bound to its driver for
+/// the call (the IRQ is freed at unbind, before the device's binding ends).
+pub trait Handler: Sync {
     /// Handles one interrupt.
-    fn handle(&self) -> IrqReturn;
+    fn handle(&self, device: &Device<Bound>) -> IrqReturn;
+}
+
+impl<T: ?Sized + Handler + Send> Handler for Arc<T> {
+    fn handle(&self, device: &Device<Bound>) -> IrqReturn {
+        T::handle(self, device)
+    }
+}
+
+impl<T: ?Sized + Handler, A: Allocator> Handler for Box<T, A> {
+    fn handle(&self, device: &Device<Bound>) -> IrqReturn {
+        T::handle(self, device)
+    }
+}
+
+/// What the hard-IRQ half of a [`ThreadedHandler`] did with an interrupt.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ThreadedIrqReturn {
+    /// The interrupt was not from this device (shared lines).
+    None,
+    /// The interrupt was handled; the thread is not woken.
+    Handled,
+    /// Wake the handler thread: [`ThreadedHandler::handle_threaded`] runs.
+    WakeThread,
+}
+
+/// An interrupt handler in two halves: [`ThreadedHandler::handle`] in
+/// hard-IRQ context (must not sleep), and, when it returns
+/// [`ThreadedIrqReturn::WakeThread`], [`ThreadedHandler::handle_threaded`]
+/// in the IRQ's kernel thread, which may sleep.
+///
+/// The hard half must quiet the device's interrupt before it wakes the
+/// thread (or the registration must use [`Flags::ONESHOT`], which keeps the
+/// line masked until the thread is done); on a level-triggered line that
+/// stays asserted, the kernel disables the IRQ as spurious after 100,000
+/// unhandled interrupts. That is the driver's duty, as in C.
+pub trait ThreadedHandler: Sync {
+    /// The hard-IRQ half; by default it only wakes the thread.
+    fn handle(&self, _device: &Device<Bound>) -> ThreadedIrqReturn {
+        ThreadedIrqReturn::WakeThread
+    }
+
+    /// The threaded half: runs in process context and may sleep.
+    fn handle_threaded(&self, device: &Device<Bound>) -> IrqReturn;
+}
+
+impl<T: ?Sized + ThreadedHandler + Send> ThreadedHandler for Arc<T> {
+    fn handle(&self, device: &Device<Bound>) -> ThreadedIrqReturn {
+        T::handle(self, device)
+    }
+
+    fn handle_threaded(&self, device: &Device<Bound>) -> IrqReturn {
+        T::handle_threaded(self, device)
+    }
+}
+
+impl<T: ?Sized + ThreadedHandler, A: Allocator> ThreadedHandler for Box<T, A> {
+    fn handle(&self, device: &Device<Bound>) -> ThreadedIrqReturn {
+        T::handle(self, device)
+    }
+
+    fn handle_threaded(&self, device: &Device<Bound>) -> IrqReturn {
+        T::handle_threaded(self, device)
+    }
 }
 
 /// Flags for [`Registration::new`].
@@ -56,6 +128,9 @@ impl Flags {
     /// The line may be shared with other devices (INTx): the handler must
     /// return [`IrqReturn::None`] for interrupts that are not its own.
     pub const SHARED: Flags = Flags(bindings::IRQF_SHARED as u64);
+    /// Keep the line masked until the threaded half of a
+    /// [`ThreadedRegistration`] has run.
+    pub const ONESHOT: Flags = Flags(bindings::IRQF_ONESHOT as u64);
 }
 
 impl core::ops::BitOr for Flags {
@@ -88,47 +163,113 @@ impl Drop for Cookie {
     }
 }
 
-/// A registered interrupt handler.
-///
-/// # Examples
-///
-/// It needs a bound device, so the doctest only builds it (nothing runs);
-/// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
-///
-/// ```
-/// use core::sync::atomic::{AtomicU32, Ordering};
-/// use kernel::{c_str, device::Core, irq, pci, prelude::*};
-///
-/// struct Counter(AtomicU32);
-///
-/// impl irq::Handler for Counter {
-///     fn handle(&self) -> irq::IrqReturn {
-///         self.0.fetch_add(1, Ordering::Relaxed);
-///         irq::IrqReturn::Handled
-///     }
-/// }
-///
-/// fn setup(pdev: &pci::Device<Core>) -> Result<irq::Registration<Counter>> {
-///     pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::ALL)?;
-///     let request = pdev.irq_vector(0)?;
-///     let counter = Counter(AtomicU32::new(0));
-///     irq::Registration::new(request, irq::Flags::SHARED, c_str!("counter"), counter)
-/// }
-/// ```
+/// A handler in an allocation of its own, with its device: its address is the
+/// `dev_id` the IRQ core compares in `free_irq`, unique because the
+/// allocation is never empty (it holds `dev`, even when `H` is zero-sized).
 ///
 /// # Invariants
 ///
-/// `cookie` registered `handler`'s address (unique: a non-empty allocation)
-/// as `dev_id`. `handler` is dropped only after the cookie is gone (its
-/// revocation ran `free_irq`, which waits for running handler calls); when
-/// `drop` cannot know that (dropped in interrupt context, or while another
-/// revocation is still freeing the IRQ), the handler is leaked.
-pub struct Registration<H: Handler> {
+/// `dev` is the device the IRQ was requested for; it is bound whenever the
+/// IRQ core calls a handler with this `dev_id` (the IRQ is freed at unbind,
+/// before the binding ends, and `free_irq` waits for running handlers).
+#[pin_data]
+struct Unique<H> {
+    #[pin]
+    handler: H,
+    dev: *mut bindings::device,
+}
+
+// SAFETY: `dev` is only turned into a `&Device<Bound>` in handler calls, and a
+// `struct device` may be used from any thread; the rest is `H`.
+unsafe impl<H: Send> Send for Unique<H> {}
+// SAFETY: As above; shared references give out `&H` and `&Device<Bound>`.
+unsafe impl<H: Sync> Sync for Unique<H> {}
+
+impl<H> Unique<H> {
+    /// # Safety
+    ///
+    /// `dev_id` is the `dev_id` of a requested IRQ (see [`Requested::new`]),
+    /// and the call comes from the IRQ core for that IRQ.
+    unsafe fn from_dev_id<'a>(dev_id: *mut c_void) -> (&'a H, &'a Device<Bound>) {
+        // SAFETY: `dev_id` points to the boxed `Unique<H>`, which lives until
+        // `free_irq` returned, which waits for this call to finish.
+        let this = unsafe { &*(dev_id as *const Unique<H>) };
+        // SAFETY: By the type invariant, the device is bound during the call.
+        let dev = unsafe { Device::from_raw(this.dev) };
+        (&this.handler, dev)
+    }
+}
+
+/// A requested IRQ and its handler: what [`Registration`] and
+/// [`ThreadedRegistration`] hold.
+///
+/// # Invariants
+///
+/// `cookie` registered `handler`'s address as `dev_id`. `handler` is dropped
+/// only after the cookie is gone (its revocation ran `free_irq`, which waits
+/// for running handler calls); when `drop` cannot know that (dropped in
+/// interrupt context, or while another revocation is still freeing the IRQ),
+/// the handler is leaked. The boxed handler never moves.
+struct Requested<H: Send + 'static> {
     cookie: ManuallyDrop<Devres<Cookie>>,
     handler: ManuallyDrop<KBox<Unique<H>>>,
 }
 
-impl<H: Handler> Drop for Registration<H> {
+/// The C callbacks of one request: the hard-IRQ one and, for threaded
+/// handlers, the thread's.
+type Callback = unsafe extern "C" fn(c_int, *mut c_void) -> bindings::irqreturn_t;
+
+impl<H: Send + 'static> Requested<H> {
+    /// # Safety
+    ///
+    /// `primary` and `thread` must be sound to call with a `dev_id` made by
+    /// this function, for a `Unique<H>`, until the IRQ is freed.
+    unsafe fn new<E>(
+        request: IrqRequest<'_>,
+        flags: Flags,
+        name: &'static CStr,
+        handler: impl PinInit<H, E>,
+        primary: Callback,
+        thread: Option<Callback>,
+    ) -> Result<Self>
+    where
+        Error: From<E>,
+    {
+        let (dev, irq) = (request.dev, request.irq);
+        let raw_dev = dev.as_raw();
+        let handler = KBox::pin_init(
+            try_pin_init!(Unique {
+                handler <- handler,
+                dev: raw_dev,
+            }? E),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The box is never moved out of: it is dropped or leaked whole.
+        let handler = unsafe { Pin::into_inner_unchecked(handler) };
+        let dev_id = &*handler as *const Unique<H> as *mut c_void;
+        // SAFETY: `dev_id` points to the boxed handler, which outlives the
+        // request (type invariant); `name` is static; the caller vouches for
+        // the callbacks.
+        to_result(unsafe {
+            bindings::request_threaded_irq(
+                irq,
+                Some(primary),
+                thread,
+                flags.0 as _,
+                name.as_char_ptr(),
+                dev_id,
+            )
+        })?;
+        // INVARIANT: Requested above; a failure below frees it on drop.
+        let cookie = Devres::new_value(dev, Cookie { irq, dev_id })?;
+        Ok(Self {
+            cookie: ManuallyDrop::new(cookie),
+            handler: ManuallyDrop::new(handler),
+        })
+    }
+}
+
+impl<H: Send + 'static> Drop for Requested<H> {
     fn drop(&mut self) {
         // SAFETY: The fields are taken once, here, and not used afterwards.
         let (cookie, handler) = unsafe {
@@ -156,14 +297,6 @@ impl<H: Handler> Drop for Registration<H> {
     }
 }
 
-/// A handler in an allocation of its own: its address is the `dev_id` the
-/// IRQ core compares in `free_irq`, so it must be unique even when `H` is a
-/// zero-sized type (a `KBox` of which is a dangling, shared address).
-struct Unique<H> {
-    handler: H,
-    _nonzero: u8,
-}
-
 /// An interrupt a bound device may request: one of its own vectors.
 ///
 /// Made by the bus (e.g. [`crate::pci::Device::irq_vector`]), never from a
@@ -173,7 +306,7 @@ struct Unique<H> {
 ///
 /// `irq` is an interrupt of the device `dev`, which is bound for `'a`.
 pub struct IrqRequest<'a> {
-    dev: &'a dyn BoundDevice,
+    dev: &'a Device<Bound>,
     irq: u32,
 }
 
@@ -182,7 +315,7 @@ impl<'a> IrqRequest<'a> {
     ///
     /// `irq` must be an interrupt of `dev` (one of its allocated vectors, or
     /// its INTx line).
-    pub unsafe fn new(dev: &'a dyn BoundDevice, irq: u32) -> Self {
+    pub unsafe fn new(dev: &'a Device<Bound>, irq: u32) -> Self {
         // INVARIANT: The caller guarantees it.
         Self { dev, irq }
     }
@@ -193,41 +326,66 @@ impl<'a> IrqRequest<'a> {
     }
 }
 
-impl<H: Handler> Registration<H> {
-    /// Requests the interrupt of `request` for `handler` until the
-    /// registration is dropped or the device is unbound.
-    pub fn new(
-        request: IrqRequest<'_>,
+/// A registered interrupt handler.
+///
+/// The handler lives in an allocation of its own, so that a registration
+/// dropped while the IRQ cannot be freed yet (from its own handler, or while
+/// unbind is freeing it) leaks the handler instead of freeing it under a
+/// running call.
+///
+/// # Examples
+///
+/// It needs a bound device, so the doctest only builds it (nothing runs);
+/// the driver tests (`drivers/dma_test`, `drivers/pci_test`) make these calls on QEMU's edu.
+///
+/// ```
+/// use core::sync::atomic::{AtomicU32, Ordering};
+/// use kernel::{c_str, device::{Bound, Core, Device}, irq, pci, prelude::*};
+///
+/// struct Counter(AtomicU32);
+///
+/// impl irq::Handler for Counter {
+///     fn handle(&self, _dev: &Device<Bound>) -> irq::IrqReturn {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         irq::IrqReturn::Handled
+///     }
+/// }
+///
+/// fn setup(pdev: &pci::Device<Core>) -> Result<Pin<KBox<irq::Registration<Counter>>>> {
+///     pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::ALL)?;
+///     let request = pdev.irq_vector(0)?;
+///     // A value is an initialiser; `Ok` makes it one with the error type `Error`.
+///     let counter = Ok(Counter(AtomicU32::new(0)));
+///     KBox::pin_init(
+///         irq::Registration::new(request, irq::Flags::SHARED, c_str!("counter"), counter),
+///         GFP_KERNEL,
+///     )
+/// }
+/// ```
+pub struct Registration<T: Handler + Send + 'static> {
+    inner: Requested<T>,
+    _pin: PhantomPinned,
+}
+
+impl<T: Handler + Send + 'static> Registration<T> {
+    /// Requests the interrupt of `request` for the handler `handler`
+    /// initialises, until the registration is dropped or the device is
+    /// unbound.
+    pub fn new<'a>(
+        request: IrqRequest<'a>,
         flags: Flags,
         name: &'static CStr,
-        handler: H,
-    ) -> Result<Self> {
-        let (dev, irq) = (request.dev, request.irq);
-        let handler = KBox::new(
-            Unique {
-                handler,
-                _nonzero: 0,
-            },
-            GFP_KERNEL,
-        )?;
-        let dev_id = &*handler as *const Unique<H> as *mut c_void;
-        // SAFETY: `dev_id` points to the boxed handler, which outlives the request (type
-        // invariant); `name` is static.
-        to_result(unsafe {
-            bindings::request_threaded_irq(
-                irq,
-                Some(Self::handle_callback),
-                None,
-                flags.0 as _,
-                name.as_char_ptr(),
-                dev_id,
-            )
-        })?;
-        // INVARIANT: Requested above; a failure below frees it on drop.
-        let cookie = Devres::new(dev, Cookie { irq, dev_id })?;
-        Ok(Self {
-            cookie: ManuallyDrop::new(cookie),
-            handler: ManuallyDrop::new(handler),
+        handler: impl PinInit<T, Error> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a {
+        crate::devres::init_value(move || {
+            // SAFETY: `handle_callback::<T>` reads a `Unique<T>` from its `dev_id`.
+            let inner = unsafe {
+                Requested::new(request, flags, name, handler, Self::handle_callback, None)
+            }?;
+            Ok(Self {
+                inner,
+                _pin: PhantomPinned,
+            })
         })
     }
 
@@ -238,19 +396,95 @@ impl<H: Handler> Registration<H> {
         _irq: c_int,
         dev_id: *mut c_void,
     ) -> bindings::irqreturn_t {
-        // SAFETY: `dev_id` is the handler registered by `new`; it lives until `free_irq` returned,
-        // which waits for this call to finish.
-        let handler = unsafe { &(*(dev_id as *const Unique<H>)).handler };
-        handler.handle().into_raw()
+        // SAFETY: `dev_id` is the one `new` registered, and the IRQ core calls.
+        let (handler, dev) = unsafe { Unique::<T>::from_dev_id(dev_id) };
+        handler.handle(dev).into_raw()
     }
 
     /// The handler.
-    pub fn handler(&self) -> &H {
-        &self.handler.handler
+    pub fn handler(&self) -> &T {
+        &self.inner.handler.handler
     }
 
     /// Whether the IRQ is still requested (false once the device was unbound).
     pub fn is_registered(&self) -> bool {
-        self.cookie.is_available()
+        self.inner.cookie.is_available()
+    }
+}
+
+/// A registered [`ThreadedHandler`]: its hard half runs in interrupt context,
+/// its threaded half in the IRQ's kernel thread. Ownership and release are
+/// those of [`Registration`]; `free_irq` also waits for the thread.
+pub struct ThreadedRegistration<T: ThreadedHandler + Send + 'static> {
+    inner: Requested<T>,
+    _pin: PhantomPinned,
+}
+
+impl<T: ThreadedHandler + Send + 'static> ThreadedRegistration<T> {
+    /// Requests the interrupt of `request` for the threaded handler `handler`
+    /// initialises, until the registration is dropped or the device is
+    /// unbound.
+    pub fn new<'a>(
+        request: IrqRequest<'a>,
+        flags: Flags,
+        name: &'static CStr,
+        handler: impl PinInit<T, Error> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a {
+        crate::devres::init_value(move || {
+            // SAFETY: Both callbacks read a `Unique<T>` from their `dev_id`.
+            let inner = unsafe {
+                Requested::new(
+                    request,
+                    flags,
+                    name,
+                    handler,
+                    Self::handle_callback,
+                    Some(Self::thread_callback),
+                )
+            }?;
+            Ok(Self {
+                inner,
+                _pin: PhantomPinned,
+            })
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the IRQ core with the `dev_id` that `new` registered.
+    unsafe extern "C" fn handle_callback(
+        _irq: c_int,
+        dev_id: *mut c_void,
+    ) -> bindings::irqreturn_t {
+        // SAFETY: `dev_id` is the one `new` registered, and the IRQ core calls.
+        let (handler, dev) = unsafe { Unique::<T>::from_dev_id(dev_id) };
+        match handler.handle(dev) {
+            ThreadedIrqReturn::None => bindings::irqreturn_IRQ_NONE,
+            ThreadedIrqReturn::Handled => bindings::irqreturn_IRQ_HANDLED,
+            ThreadedIrqReturn::WakeThread => bindings::irqreturn_IRQ_WAKE_THREAD,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the IRQ thread with the `dev_id` that `new` registered.
+    unsafe extern "C" fn thread_callback(
+        _irq: c_int,
+        dev_id: *mut c_void,
+    ) -> bindings::irqreturn_t {
+        // SAFETY: `dev_id` is the one `new` registered, and the IRQ thread
+        // calls (`free_irq` waits for it too).
+        let (handler, dev) = unsafe { Unique::<T>::from_dev_id(dev_id) };
+        handler.handle_threaded(dev).into_raw()
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &T {
+        &self.inner.handler.handler
+    }
+
+    /// Whether the IRQ is still requested (false once the device was unbound).
+    pub fn is_registered(&self) -> bool {
+        self.inner.cookie.is_available()
     }
 }

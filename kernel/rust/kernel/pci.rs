@@ -17,6 +17,7 @@ use crate::{
     devres::{self, Devres},
     driver::{self, BoundDevice},
     error::{code::*, to_result, Error, Result},
+    init::PinInit,
     io::{Io, IoRaw},
     str::CStr,
     types::{ARef, AlwaysRefCounted, ForeignOwnable, Opaque},
@@ -699,7 +700,7 @@ impl Device<Bound> {
             return Err(ENODEV);
         }
         // SAFETY: `pci_irq_vector` returned one of this device's interrupts.
-        Ok(unsafe { crate::irq::IrqRequest::new(self, irq as u32) })
+        Ok(unsafe { crate::irq::IrqRequest::new(self.as_ref(), irq as u32) })
     }
 
     /// Stops the device from mastering the bus (`pci_clear_master`): it can no
@@ -717,7 +718,7 @@ impl Device<Bound> {
     /// which `try_access_with` returns `None` (and the binding has stopped
     /// bus mastering itself).
     pub fn bus_master(&self) -> Result<Devres<BusMaster>> {
-        Devres::new(
+        Devres::new_value(
             self,
             BusMaster {
                 pdev: ARef::from(&**self),
@@ -740,22 +741,35 @@ impl Device<Bound> {
         }
     }
 
-    /// Registers `handler` for interrupt vector `index` (after
-    /// [`Device::alloc_irq_vectors`]); with INTx the line is requested shared,
-    /// so the handler must return [`crate::irq::IrqReturn::None`] for
-    /// interrupts that are not its device's. Freed at unbind at the latest.
-    pub fn request_irq<H: crate::irq::Handler>(
-        &self,
+    /// Registers the handler `handler` initialises for interrupt vector
+    /// `index` (after [`Device::alloc_irq_vectors`]); freed at unbind at the
+    /// latest. With INTx, `flags` must include [`crate::irq::Flags::SHARED`]
+    /// and the handler must return [`crate::irq::IrqReturn::None`] for
+    /// interrupts that are not its device's.
+    pub fn request_irq<'a, T: crate::irq::Handler + Send + 'static>(
+        &'a self,
         index: u32,
+        flags: crate::irq::Flags,
         name: &'static CStr,
-        handler: H,
-    ) -> Result<crate::irq::Registration<H>> {
-        let flags = if self.irq_kind() == IrqKind::Intx {
-            crate::irq::Flags::SHARED
-        } else {
-            crate::irq::Flags::NONE
-        };
-        crate::irq::Registration::new(self.irq_vector(index)?, flags, name, handler)
+        handler: impl PinInit<T, Error> + 'a,
+    ) -> Result<impl PinInit<crate::irq::Registration<T>, Error> + 'a> {
+        let request = self.irq_vector(index)?;
+        Ok(crate::irq::Registration::new(request, flags, name, handler))
+    }
+
+    /// Registers the threaded handler `handler` initialises for interrupt
+    /// vector `index`; see [`Device::request_irq`].
+    pub fn request_threaded_irq<'a, T: crate::irq::ThreadedHandler + Send + 'static>(
+        &'a self,
+        index: u32,
+        flags: crate::irq::Flags,
+        name: &'static CStr,
+        handler: impl PinInit<T, Error> + 'a,
+    ) -> Result<impl PinInit<crate::irq::ThreadedRegistration<T>, Error> + 'a> {
+        let request = self.irq_vector(index)?;
+        Ok(crate::irq::ThreadedRegistration::new(
+            request, flags, name, handler,
+        ))
     }
 
     /// Sets the device's streaming and coherent DMA masks
@@ -774,17 +788,27 @@ impl Device<Bound> {
     /// BAR or one smaller than `SIZE`, `ENODEV` for an unimplemented BAR,
     /// `EBUSY` if another driver holds the region, `ENOMEM` if it cannot be
     /// mapped.
-    pub fn iomap_region_sized<const SIZE: usize>(
-        &self,
+    ///
+    /// As in mainline, the result is an initialiser: for a field of the
+    /// driver's pinned data (`bar <- pdev.iomap_region_sized::<4096>(0, name)`)
+    /// or `KBox::pin_init`.
+    pub fn iomap_region_sized<'a, const SIZE: usize>(
+        &'a self,
         bar: u32,
         name: &'static CStr,
-    ) -> Result<Devres<Bar<SIZE>>> {
-        let bar_box = Bar::<SIZE>::new(self, bar, name)?;
-        Devres::new(self, bar_box)
+    ) -> impl PinInit<Devres<Bar<SIZE>>, Error> + 'a {
+        Devres::new(
+            self.as_ref(),
+            crate::devres::init_value(move || Bar::<SIZE>::new(self, bar, name)),
+        )
     }
 
     /// Maps memory BAR `bar`, checked only at run time (`try_read*`).
-    pub fn iomap_region(&self, bar: u32, name: &'static CStr) -> Result<Devres<Bar>> {
+    pub fn iomap_region<'a>(
+        &'a self,
+        bar: u32,
+        name: &'static CStr,
+    ) -> impl PinInit<Devres<Bar>, Error> + 'a {
         self.iomap_region_sized::<0>(bar, name)
     }
 }
@@ -823,10 +847,12 @@ impl Deref for Device<Bound> {
     }
 }
 
-impl<Ctx: DeviceContext> AsRef<device::Device> for Device<Ctx> {
-    fn as_ref(&self) -> &device::Device {
-        // SAFETY: The embedded `struct device` is valid as long as the PCI device is.
-        unsafe { device::Device::as_ref(self.as_dev_raw()) }
+impl<Ctx: DeviceContext> AsRef<device::Device<Ctx>> for Device<Ctx> {
+    fn as_ref(&self) -> &device::Device<Ctx> {
+        // SAFETY: The embedded `struct device` is valid as long as the PCI
+        // device is, and it is the same device, so `Ctx`'s guarantee (bound
+        // for the reference's lifetime) carries over.
+        unsafe { device::Device::from_raw(self.as_dev_raw()) }
     }
 }
 

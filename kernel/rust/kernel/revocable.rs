@@ -9,6 +9,7 @@
 
 use crate::{
     bindings,
+    init::PinInit,
     lifetime::{may_sleep, wait_bounded},
 };
 use core::cell::UnsafeCell;
@@ -87,6 +88,33 @@ impl<T> Revocable<T> {
             revoker: AtomicPtr::new(core::ptr::null_mut()),
             data: UnsafeCell::new(ManuallyDrop::new(data)),
         }
+    }
+
+    /// Creates a new, available revocable object, initialising it in place.
+    pub fn pin_init<E>(data: impl PinInit<T, E>) -> impl PinInit<Self, E> {
+        let init = move |slot: *mut Self| {
+            // SAFETY: `slot` is valid for writes (the closure's contract). `data`
+            // is `UnsafeCell<ManuallyDrop<T>>`, both transparent wrappers, so
+            // its address is the `T`'s; on failure `__pinned_init` left nothing
+            // to drop, and no other field was written yet.
+            unsafe { data.__pinned_init(core::ptr::addr_of_mut!((*slot).data).cast::<T>())? };
+            // SAFETY: As above, each field is written once. INVARIANT: No
+            // users, not revoking; `data` is valid.
+            unsafe {
+                core::ptr::addr_of_mut!((*slot).state).write(AtomicUsize::new(0));
+                core::ptr::addr_of_mut!((*slot).dropping).write(AtomicBool::new(false));
+                core::ptr::addr_of_mut!((*slot).dropped).write(AtomicBool::new(false));
+                core::ptr::addr_of_mut!((*slot).leaked).write(AtomicBool::new(false));
+                core::ptr::addr_of_mut!((*slot).revoker)
+                    .write(AtomicPtr::new(core::ptr::null_mut()));
+            }
+            Ok(())
+        };
+        // SAFETY: On `Ok` every field of `*slot` is initialised (above); on
+        // `Err` nothing is, and nothing needs dropping. Pinning: the `T` is
+        // never moved out of `data` (it is dropped in place or with `Self`),
+        // and `Self` is `!Unpin` whenever `T` is.
+        unsafe { crate::init::pin_init_from_closure(init) }
     }
 
     /// Tries to access the object.

@@ -20,7 +20,10 @@ kernel::pci_device_table!(
 );
 
 fn map_later(dev: &ARef<pci::Device>) -> Result {
-    let _bar = dev.iomap_region_sized::<4096>(0, c_str!("misuse"))?;
+    let _bar = KBox::pin_init(
+        dev.iomap_region_sized::<4096>(0, c_str!("misuse")),
+        GFP_KERNEL,
+    )?;
     Ok(())
 }
 

@@ -22,7 +22,10 @@ impl pci::Driver for Misuse {
     const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
-        let bar = pdev.iomap_region_sized::<4096>(0, c_str!("misuse"))?;
+        let bar = KBox::pin_init(
+            pdev.iomap_region_sized::<4096>(0, c_str!("misuse")),
+            GFP_KERNEL,
+        )?;
         // Offset 4 is 4-byte aligned.
         let v = bar.try_access_with(|b| b.read32(4)).ok_or(ENXIO)?;
         pr_info!("{v}\n");

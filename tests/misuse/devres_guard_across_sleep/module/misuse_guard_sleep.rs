@@ -31,8 +31,8 @@ impl pci::Driver for MisuseGuardSleep {
 
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
-        let bar = Arc::new(
-            pdev.iomap_region_sized::<4096>(0, c_str!("misuse_guard_sleep"))?,
+        let bar = Arc::pin_init(
+            pdev.iomap_region_sized::<4096>(0, c_str!("misuse_guard_sleep")),
             GFP_KERNEL,
         )?;
         // Probe returns (and the test unbinds) only once the guard is held.

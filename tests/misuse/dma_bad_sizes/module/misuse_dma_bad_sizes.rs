@@ -44,7 +44,10 @@ impl pci::Driver for MisuseDmaBadSizes {
         // Memory decoding is still off: MMIO would read all-ones.
         show(
             "BAR before enable",
-            pdev.iomap_region(0, c_str!("misuse_dma_bad_sizes")),
+            KBox::pin_init(
+                pdev.iomap_region(0, c_str!("misuse_dma_bad_sizes")),
+                GFP_KERNEL,
+            ),
         );
         // edu is a conventional PCI function: 256 bytes of config space.
         show("config read at 0x100", pdev.read_config_u32(0x100));

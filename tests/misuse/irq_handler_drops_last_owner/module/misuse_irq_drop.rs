@@ -8,7 +8,7 @@
 
 use kernel::{
     c_str,
-    device::Core,
+    device::{Bound, Core, Device},
     devres::Devres,
     dma::{CoherentAllocation, DmaMask, DmaPool, OwnedPoolBlock},
     irq, new_spinlock_irq, pci,
@@ -20,11 +20,12 @@ const IRQ_STATUS: usize = 0x24;
 const IRQ_RAISE: usize = 0x60;
 const IRQ_ACK: usize = 0x64;
 
-/// What the handler drops.
+/// What the handler drops (only dropped, never read).
+#[allow(dead_code)]
 struct Owned {
     coherent: CoherentAllocation<u64>,
     block: OwnedPoolBlock<u64>,
-    registration: irq::Registration<Dropper>,
+    registration: Pin<KBox<irq::Registration<Dropper>>>,
 }
 
 #[pin_data]
@@ -39,7 +40,7 @@ struct Dropper {
 }
 
 impl irq::Handler for Dropper {
-    fn handle(&self) -> irq::IrqReturn {
+    fn handle(&self, _dev: &Device<Bound>) -> irq::IrqReturn {
         let Some(status) = self.bar.try_access_with(|b| b.read32(IRQ_STATUS)) else {
             return irq::IrqReturn::None;
         };
@@ -77,8 +78,8 @@ impl pci::Driver for MisuseIrqDrop {
         // An MSI is a memory write by the device: it needs bus mastering.
         pdev.set_master();
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())?;
-        let bar = Arc::new(
-            pdev.iomap_region_sized::<4096>(0, c_str!("misuse_irq_drop"))?,
+        let bar = Arc::pin_init(
+            pdev.iomap_region_sized::<4096>(0, c_str!("misuse_irq_drop")),
             GFP_KERNEL,
         )?;
         pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI)?;
@@ -90,12 +91,14 @@ impl pci::Driver for MisuseIrqDrop {
         )?;
         let registration = pdev.request_irq(
             0,
+            irq::Flags::NONE,
             c_str!("misuse_irq_drop"),
-            Dropper {
+            Ok(Dropper {
                 slot: slot.clone(),
                 bar: bar.clone(),
-            },
+            }),
         )?;
+        let registration = KBox::pin_init(registration, GFP_KERNEL)?;
         let coherent = CoherentAllocation::<u64>::alloc_coherent(&dma, 512, GFP_KERNEL)?;
         let pool = DmaPool::<u64>::new(&dma, c_str!("misuse_irq_drop"), 0, 0)?;
         let block = pool.alloc_owned(GFP_KERNEL)?;

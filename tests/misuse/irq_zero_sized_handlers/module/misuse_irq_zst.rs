@@ -7,18 +7,23 @@
 //! freed memory, or at unloaded code). The binding gives every handler an
 //! address of its own.
 
-use kernel::{c_str, device::Core, irq, pci, prelude::*};
+use kernel::{
+    c_str,
+    device::{Bound, Core, Device},
+    irq, pci,
+    prelude::*,
+};
 
 struct Quiet;
 
 impl irq::Handler for Quiet {
-    fn handle(&self) -> irq::IrqReturn {
+    fn handle(&self, _dev: &Device<Bound>) -> irq::IrqReturn {
         irq::IrqReturn::None
     }
 }
 
 struct MisuseIrqZst {
-    _first: irq::Registration<Quiet>,
+    _first: Pin<KBox<irq::Registration<Quiet>>>,
 }
 
 kernel::pci_device_table!(
@@ -38,8 +43,11 @@ impl pci::Driver for MisuseIrqZst {
     fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
         pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::INTX)?;
-        let first = pdev.request_irq(0, c_str!("misuse_zst_first"), Quiet)?;
-        let second = pdev.request_irq(0, c_str!("misuse_zst_second"), Quiet)?;
+        let shared = irq::Flags::SHARED;
+        let first = pdev.request_irq(0, shared, c_str!("misuse_zst_first"), Ok(Quiet))?;
+        let first = KBox::pin_init(first, GFP_KERNEL)?;
+        let second = pdev.request_irq(0, shared, c_str!("misuse_zst_second"), Ok(Quiet))?;
+        let second = KBox::pin_init(second, GFP_KERNEL)?;
         drop(second);
         pr_info!("misuse: second zero-sized handler freed\n");
         pci::pin(MisuseIrqZst { _first: first })

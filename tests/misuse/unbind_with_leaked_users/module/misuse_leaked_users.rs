@@ -7,7 +7,7 @@
 use kernel::{c_str, device::Core, dma::DmaMask, pci, prelude::*};
 
 struct MisuseLeakedUsers {
-    _bar: kernel::devres::Devres<pci::Bar<4096>>,
+    _bar: Pin<KBox<kernel::devres::Devres<pci::Bar<4096>>>>,
 }
 
 kernel::pci_device_table!(
@@ -28,7 +28,8 @@ impl pci::Driver for MisuseLeakedUsers {
         pdev.enable_device_mem()?;
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())?;
         core::mem::forget(dma.access()?);
-        let bar = pdev.iomap_region_sized::<4096>(0, c_str!("misuse_leaked_users"))?;
+        let bar = pdev.iomap_region_sized::<4096>(0, c_str!("misuse_leaked_users"));
+        let bar = KBox::pin_init(bar, GFP_KERNEL)?;
         core::mem::forget(bar.try_access());
         pr_info!("misuse: leaked a DMA access scope and a BAR guard\n");
         pci::pin(MisuseLeakedUsers { _bar: bar })
