@@ -19,6 +19,7 @@ use kernel::{
         Bidirectional, CoherentAllocation, DmaDevice, DmaMask, DmaPool, FromDevice, ToDevice,
         ZeroedPage,
     },
+    dma_read, dma_write,
     driver::Registration,
     kunit::Fixture,
     page::PAGE_SIZE,
@@ -198,6 +199,73 @@ fn dma_coherent_roundtrip() -> Result {
     expect(
         v.copy_from_slice(n - 1, &tail) == Err(EINVAL),
         "copy past the end is EINVAL",
+    )
+}
+
+kernel::dma_struct! {
+    /// A descriptor as a device would read it: every field plain data, no
+    /// padding.
+    struct Desc {
+        /// An address.
+        addr: u64,
+        /// A length.
+        len: u32,
+        /// Flags.
+        flags: u16,
+        /// A tag.
+        tag: [u8; 2],
+    }
+}
+
+/// `dma_read!`/`dma_write!` on a struct's fields, through the device: the
+/// fields written one by one go to edu and come back into other memory.
+fn dma_coherent_fields() -> Result {
+    let b = bound()?;
+    let n = EDU_BUF_LEN / core::mem::size_of::<Desc>();
+    let out = CoherentAllocation::<Desc>::alloc_coherent(&b.dma, n, GFP_KERNEL)?;
+    let back = CoherentAllocation::<Desc>::alloc_coherent(&b.dma, n, GFP_KERNEL)?;
+    for i in 0..n {
+        dma_write!(out[i].addr = 0x1000_0000_0000 | i as u64)?;
+        dma_write!(out[i].len = 512 * i as u32)?;
+        dma_write!(out[i].flags = 0xf000 | i as u16)?;
+        dma_write!(out[i].tag = [i as u8, 0xed])?;
+    }
+    let whole = Desc {
+        addr: 7,
+        len: 8,
+        flags: 9,
+        tag: [1, 2],
+    };
+    dma_write!(out[n - 1] = whole)?;
+    to_edu(&b, out.dma_handle(), 0, n * core::mem::size_of::<Desc>())?;
+    from_edu(&b, 0, back.dma_handle(), n * core::mem::size_of::<Desc>())?;
+    for i in 0..n - 1 {
+        expect(
+            dma_read!(back[i].addr)? == 0x1000_0000_0000 | i as u64,
+            "address field came back",
+        )?;
+        expect(
+            dma_read!(back[i].len)? == 512 * i as u32,
+            "length field came back",
+        )?;
+        expect(
+            dma_read!(back[i].flags)? == 0xf000 | i as u16,
+            "flags came back",
+        )?;
+        expect(dma_read!(back[i].tag)? == [i as u8, 0xed], "tag came back")?;
+    }
+    let last = dma_read!(back[n - 1])?;
+    expect(
+        (last.addr, last.len, last.flags, last.tag) == (7, 8, 9, [1, 2]),
+        "whole object came back",
+    )?;
+    expect(
+        dma_read!(back[n].len) == Err(EINVAL),
+        "field past the end is EINVAL",
+    )?;
+    expect(
+        dma_write!(back[n].len = 1) == Err(EINVAL),
+        "field write past the end is EINVAL",
     )
 }
 
@@ -394,6 +462,7 @@ kernel::kunit_suite!(
     [
         dma_mask_bounds,
         dma_coherent_roundtrip,
+        dma_coherent_fields,
         dma_streaming_scoped,
         dma_streaming_bidirectional,
         dma_streaming_owned,

@@ -17,7 +17,7 @@ use kernel::{
     c_str,
     delay::msleep,
     device::{Bound, Core, Device},
-    devres::Devres,
+    devres::{self, Devres},
     irq,
     miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
     new_condvar, new_mutex, pci,
@@ -86,6 +86,15 @@ impl irq::ThreadedHandler for Handler {
     }
 }
 
+/// Data tied to the binding with `devres::register`: dropped at unbind.
+struct UnbindMarker;
+
+impl Drop for UnbindMarker {
+    fn drop(&mut self) {
+        pr_info!("registered data dropped at unbind\n");
+    }
+}
+
 #[pin_data]
 struct PciTest {
     _misc: Pin<KBox<MiscDeviceRegistration<TestFile>>>,
@@ -129,6 +138,7 @@ impl pci::Driver for PciTest {
             pr_err!("unexpected identification 0x{:08x}\n", id);
             return Err(ENODEV);
         }
+        devres::register(pdev.as_ref(), UnbindMarker, GFP_KERNEL)?;
         let handler = Ok(Handler(shared.clone()));
         let this = KBox::pin_init(
             try_pin_init!(PciTest {

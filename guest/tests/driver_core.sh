@@ -37,7 +37,7 @@ irq_check() {
 	fi
 }
 
-ktap_plan 12
+ktap_plan 13
 ktap_check pci_module_loads insmod /lib/modules/pci_test.ko
 ktap_check pci_probe_binds_edu test -e "$drv/$slot"
 ktap_check misc_device_node_exists test -c /dev/pcitest
@@ -71,6 +71,9 @@ else
 fi
 exec 4>&-
 
+# marks: how many times unbind dropped the data probe tied to the binding.
+marks() { dmesg | grep -c 'pci_test: registered data dropped at unbind'; }
+before=$(marks)
 ok=0
 i=0
 while [ $i -lt 50 ]; do
@@ -79,5 +82,6 @@ while [ $i -lt 50 ]; do
 	i=$((i + 1))
 done
 ktap_check pci_bind_unbind_50_cycles test $ok = 50
+ktap_check devres_register_drops_at_unbind test $(($(marks) - before)) = 50
 ktap_check pci_module_unloads rmmod pci_test
 ktap_done

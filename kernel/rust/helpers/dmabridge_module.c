@@ -265,6 +265,51 @@ void rust_helper_dmabridge_callback_exit(void *callback)
 }
 
 /* Whether the current task is inside a callback of one of the @kinds. */
+/*
+ * A callback mark made ahead, in process context, for a caller that must not
+ * allocate when it enters the callback: an IRQ thread around a driver's
+ * threaded handler. Unlisted until dmabridge_callback_list().
+ */
+void *rust_helper_dmabridge_callback_new(unsigned int kind)
+{
+	struct dmabridge_callback *c = kmalloc(sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return NULL;
+	c->task = NULL;
+	c->kind = kind;
+	INIT_LIST_HEAD(&c->node);
+	return c;
+}
+
+void rust_helper_dmabridge_callback_list(void *callback)
+{
+	struct dmabridge_callback *c = callback;
+	unsigned long flags;
+
+	c->task = current;
+	spin_lock_irqsave(&dmabridge_callbacks_lock, flags);
+	list_add(&c->node, &dmabridge_callbacks);
+	spin_unlock_irqrestore(&dmabridge_callbacks_lock, flags);
+}
+
+void rust_helper_dmabridge_callback_unlist(void *callback)
+{
+	struct dmabridge_callback *c = callback;
+	unsigned long flags;
+
+	spin_lock_irqsave(&dmabridge_callbacks_lock, flags);
+	list_del_init(&c->node);
+	spin_unlock_irqrestore(&dmabridge_callbacks_lock, flags);
+}
+
+/* Frees a mark of dmabridge_callback_new(), unlisting it if still listed. */
+void rust_helper_dmabridge_callback_free(void *callback)
+{
+	rust_helper_dmabridge_callback_unlist(callback);
+	kfree(callback);
+}
+
 bool rust_helper_dmabridge_in_callback(unsigned int kinds)
 {
 	struct dmabridge_callback *c;

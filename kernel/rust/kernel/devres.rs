@@ -9,7 +9,7 @@
 //! is unbound, whichever comes first. After that, access fails with `ENXIO`.
 
 use crate::{
-    alloc::flags::GFP_KERNEL,
+    alloc::{flags::GFP_KERNEL, Flags, KBox},
     bindings,
     device::{Bound, Device},
     driver::BoundDevice,
@@ -18,7 +18,7 @@ use crate::{
     revocable::{Revocable, RevocableGuard},
     sync::Arc,
 };
-use core::{ffi::c_void, marker::PhantomPinned};
+use core::{ffi::c_void, marker::PhantomPinned, pin::Pin};
 
 /// A resource that lives at most as long as its device's binding.
 ///
@@ -61,6 +61,7 @@ impl<T: Send + Sync + 'static> Devres<T> {
         Error: From<E>,
     {
         let init = move |slot: *mut Self| {
+            crate::lifetime::need_bus_callback("devres")?;
             // An `Arc` is pinned: it never moves its contents.
             let inner = Arc::pin_init(Revocable::pin_init(data), GFP_KERNEL)?;
             let this = Self::register(dev, inner)?;
@@ -76,6 +77,7 @@ impl<T: Send + Sync + 'static> Devres<T> {
     /// Ties `data` to `dev`'s binding, by value: for bindings that return a
     /// `Devres` of their own (such as [`crate::pci::Device::bus_master`]).
     pub(crate) fn new_value(dev: &(impl BoundDevice + ?Sized), data: T) -> Result<Self> {
+        crate::lifetime::need_bus_callback("devres")?;
         Self::register(dev, Arc::new(Revocable::new(data), GFP_KERNEL)?)
     }
 
@@ -148,6 +150,39 @@ impl<T: Send + Sync + 'static> Drop for Devres<T> {
     }
 }
 
+/// Keeps the data `data` initialises until `dev` is unbound, then drops it
+/// (as mainline's `devres::register`): for what must live exactly as long as
+/// the binding and is never accessed again, such as a registration.
+///
+/// `data` is dropped at unbind, under the device lock, like the driver's own
+/// data: its `Drop` must not register or unregister drivers.
+pub fn register<T: Send + 'static, E>(
+    dev: &Device<Bound>,
+    data: impl PinInit<T, E>,
+    flags: Flags,
+) -> Result
+where
+    Error: From<E>,
+{
+    crate::lifetime::need_bus_callback("devres")?;
+    let data = KBox::pin_init(data, flags)?;
+    // SAFETY: The box is never moved out of: the action drops it whole.
+    let ptr = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
+    // SAFETY: `drop_callback::<T>` takes the box back once; until then no one
+    // else has the pointer.
+    unsafe { add_action_or_reset(dev, drop_callback::<T>, ptr.cast()) }
+}
+
+/// # Safety
+///
+/// Called by devres (or `add_action_or_reset`) once, with the pointer of a
+/// `KBox<T>` that `register` gave up.
+unsafe extern "C" fn drop_callback<T: Send + 'static>(ptr: *mut c_void) {
+    // SAFETY: The caller's guarantee.
+    let data = unsafe { KBox::from_raw(ptr.cast::<T>()) };
+    crate::lifetime::as_callback(crate::lifetime::Callback::Device, || drop(data));
+}
+
 /// An initialiser that writes the value `f` returns (or fails with its error):
 /// for resources made by value, given where an initialiser is expected.
 pub(crate) fn init_value<T>(f: impl FnOnce() -> Result<T>) -> impl PinInit<T, Error> {
@@ -173,6 +208,9 @@ pub(crate) unsafe fn add_action(
     f: unsafe extern "C" fn(*mut c_void),
     data: *mut c_void,
 ) -> Result {
+    // An action added while unbind releases the binding's resources would
+    // outlive the binding (and the module).
+    crate::lifetime::need_bus_callback("devres")?;
     // SAFETY: The device is bound; the caller guarantees `f(data)` is sound.
     to_result(unsafe { bindings::devm_add_action(dev.as_raw_bound(), Some(f), data) })
 }

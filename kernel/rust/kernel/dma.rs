@@ -48,7 +48,7 @@ mod map;
 mod pool;
 mod sg;
 
-pub use coherent::{CoherentAllocation, CoherentView};
+pub use coherent::{__NoDeref, __NotDeref, CoherentAllocation, CoherentView};
 pub use map::{CpuOwned, DeviceOwned, Mapping, Owner};
 pub use pool::{DmaPool, OwnedPoolBlock, PoolBlock};
 pub use sg::{Segments, SgMapping};
@@ -406,8 +406,10 @@ impl DmaDevice {
     /// }
     /// ```
     pub fn set_mask_and_coherent(dev: &impl BoundDevice, mask: DmaMask) -> Result<Self> {
-        // SAFETY: The device is valid and bound; the driver core serialises probe with other users
-        // of the mask.
+        crate::lifetime::need_bus_callback("DMA: setting the mask")?;
+        // SAFETY: The device is valid and bound. Only bus callbacks (probe,
+        // unbind) get here, which the driver core serialises: the other
+        // holders of a bound device, IRQ handlers, are refused above.
         let r = to_result(unsafe {
             bindings::dma_set_mask_and_coherent(dev.as_raw_bound(), mask.value())
         });
@@ -422,6 +424,7 @@ impl DmaDevice {
         streaming: DmaMask,
         coherent: DmaMask,
     ) -> Result<Self> {
+        crate::lifetime::need_bus_callback("DMA: setting the masks")?;
         // SAFETY: As in `set_mask_and_coherent`.
         let r = to_result(unsafe { bindings::dma_set_mask(dev.as_raw_bound(), streaming.value()) });
         r.map_err(|e| mask_refused(dev, streaming, e))?;

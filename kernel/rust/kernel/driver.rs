@@ -17,6 +17,14 @@ use crate::{
 };
 use core::pin::Pin;
 
+/// Whether the current task runs a callback that holds, or is waited for by
+/// the holder of, a lock that driver registration takes.
+fn in_lock_holding_callback() -> bool {
+    in_callback(Callback::Device)
+        || in_callback(Callback::MiscOpen)
+        || in_callback(Callback::IrqThread)
+}
+
 /// A device reference that proves the device is bound to its driver.
 ///
 /// # Safety
@@ -123,13 +131,15 @@ impl<T: RegistrationOps + 'static> Registration<T> {
         module: &'static ThisModule,
     ) -> Result<Pin<crate::alloc::KBox<Self>>> {
         crate::lifetime::need_sleepable(name)?;
-        if in_callback(Callback::Device) || in_callback(Callback::MiscOpen) {
+        if in_lock_holding_callback() {
             // Registering attaches matching devices under their device lock
-            // (held here if the device is the one being probed) and may probe
-            // one that registers a misc device (the misc lock is held here).
+            // (held here if the device is the one being probed, or by an
+            // unbind waiting for this IRQ thread) and may probe one that
+            // registers a misc device (the misc lock is held here).
             crate::pr_err!(
-                "driver {}: registered from a probe, remove or misc open callback, \
-                 which holds a lock registration takes; refused\n",
+                "driver {}: registered from a probe, remove, misc open or IRQ thread \
+                 callback, which holds (or is waited for under) a lock registration \
+                 takes; refused\n",
                 name
             );
             return Err(EDEADLK);
@@ -160,7 +170,7 @@ impl<T: RegistrationOps + 'static> Drop for Registration<T> {
     fn drop(&mut self) {
         let inner = self.inner.clone();
         let release = move || Tracked::release(&inner);
-        if in_callback(Callback::Device) || in_callback(Callback::MiscOpen) {
+        if in_lock_holding_callback() {
             // Unregistering detaches devices under their device lock.
             crate::lifetime::defer(
                 "driver registration",

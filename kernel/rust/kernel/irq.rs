@@ -15,8 +15,9 @@ use crate::{
     bindings,
     device::{Bound, Device},
     devres::Devres,
-    error::{to_result, Error, Result},
+    error::{code::*, to_result, Error, Result},
     init::{InPlaceInit, PinInit},
+    lifetime::{in_callback, Callback},
     str::CStr,
     sync::Arc,
     try_pin_init,
@@ -177,10 +178,61 @@ struct Unique<H> {
     #[pin]
     handler: H,
     dev: *mut bindings::device,
+    /// For a threaded handler, the mark its thread carries while it runs the
+    /// threaded half ([`Callback::IrqThread`]).
+    mark: Mark,
+}
+
+/// A callback mark made ahead (`dmabridge_callback_new`), so that the IRQ
+/// thread need not allocate one; freed (and unlisted) on drop.
+///
+/// # Invariants
+///
+/// Null, or a mark from `dmabridge_callback_new` owned by this object.
+struct Mark(*mut c_void);
+
+impl Mark {
+    fn new(threaded: bool) -> Result<Self> {
+        if !threaded {
+            return Ok(Self(core::ptr::null_mut()));
+        }
+        // SAFETY: Allocates an unlisted mark, or returns null.
+        let m = unsafe { bindings::dmabridge_callback_new(Callback::IrqThread as u32) };
+        if m.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: Made above.
+        Ok(Self(m))
+    }
+
+    /// Runs `f` with the current task marked as in an IRQ thread.
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.0.is_null() {
+            return f();
+        }
+        // SAFETY: The mark is this object's (type invariant); only the IRQ's
+        // one thread lists it, and unlists it before it lists it again.
+        unsafe { bindings::dmabridge_callback_list(self.0) };
+        let r = f();
+        // SAFETY: As above.
+        unsafe { bindings::dmabridge_callback_unlist(self.0) };
+        r
+    }
+}
+
+impl Drop for Mark {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: Ours (type invariant), freed once; unlisted if a thread
+            // died inside its handler.
+            unsafe { bindings::dmabridge_callback_free(self.0) };
+        }
+    }
 }
 
 // SAFETY: `dev` is only turned into a `&Device<Bound>` in handler calls, and a
-// `struct device` may be used from any thread; the rest is `H`.
+// `struct device` may be used from any thread; `mark` is listed and unlisted
+// only by the IRQ's thread and freed once, by the owner; the rest is `H`.
 unsafe impl<H: Send> Send for Unique<H> {}
 // SAFETY: As above; shared references give out `&H` and `&Device<Bound>`.
 unsafe impl<H: Sync> Sync for Unique<H> {}
@@ -217,7 +269,7 @@ struct Requested<H: Send + 'static> {
 
 /// The C callbacks of one request: the hard-IRQ one and, for threaded
 /// handlers, the thread's.
-type Callback = unsafe extern "C" fn(c_int, *mut c_void) -> bindings::irqreturn_t;
+type IrqCallback = unsafe extern "C" fn(c_int, *mut c_void) -> bindings::irqreturn_t;
 
 impl<H: Send + 'static> Requested<H> {
     /// # Safety
@@ -229,18 +281,22 @@ impl<H: Send + 'static> Requested<H> {
         flags: Flags,
         name: &'static CStr,
         handler: impl PinInit<H, E>,
-        primary: Callback,
-        thread: Option<Callback>,
+        primary: IrqCallback,
+        thread: Option<IrqCallback>,
     ) -> Result<Self>
     where
         Error: From<E>,
     {
+        crate::lifetime::need_bus_callback("irq: request")?;
+        check_name(name)?;
         let (dev, irq) = (request.dev, request.irq);
         let raw_dev = dev.as_raw();
+        let mark = Mark::new(thread.is_some())?;
         let handler = KBox::pin_init(
             try_pin_init!(Unique {
                 handler <- handler,
                 dev: raw_dev,
+                mark,
             }? E),
             GFP_KERNEL,
         )?;
@@ -278,9 +334,11 @@ impl<H: Send + 'static> Drop for Requested<H> {
                 ManuallyDrop::take(&mut self.handler),
             )
         };
-        // `free_irq` sleeps, and waits for running handlers: dropped in a
-        // handler (its own, even), the release runs from a workqueue.
-        crate::lifetime::release_sleepable("irq: registration", move || {
+        // `free_irq` sleeps, and waits for running handlers and for the IRQ
+        // line's threads: dropped in a handler, or in an IRQ thread (which may
+        // be one `free_irq` waits for), the release runs from a workqueue.
+        let in_irq_thread = in_callback(Callback::IrqThread);
+        let release = move || {
             if cookie.release() {
                 // The IRQ is freed (the cookie is gone), so no handler call
                 // is running or can start.
@@ -293,8 +351,39 @@ impl<H: Send + 'static> Drop for Requested<H> {
                 );
                 crate::lifetime::leak(handler);
             }
-        });
+        };
+        if in_irq_thread {
+            crate::lifetime::defer("irq: registration", "in an IRQ thread", release);
+        } else {
+            crate::lifetime::release_sleepable("irq: registration", release);
+        }
     }
+}
+
+/// The entries `/proc/irq/N/` has besides the handlers' directories.
+const PROC_IRQ_ENTRIES: &[&[u8]] = &[
+    b"spurious",
+    b"node",
+    b"smp_affinity",
+    b"smp_affinity_list",
+    b"affinity_hint",
+    b"effective_affinity",
+    b"effective_affinity_list",
+];
+
+/// `EINVAL` and a log line for a name that cannot be a directory of its own
+/// in `/proc/irq/N/` (procfs warns when it is asked for one).
+fn check_name(name: &CStr) -> Result {
+    let b = name.as_bytes();
+    let bad = b.is_empty() || b == b"." || b == b".." || b.contains(&b'/');
+    if bad || PROC_IRQ_ENTRIES.contains(&b) {
+        crate::pr_err!(
+            "irq: the name {:?} cannot name a handler in /proc/irq; refused\n",
+            name
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 /// An interrupt a bound device may request: one of its own vectors.
@@ -474,8 +563,10 @@ impl<T: ThreadedHandler + Send + 'static> ThreadedRegistration<T> {
     ) -> bindings::irqreturn_t {
         // SAFETY: `dev_id` is the one `new` registered, and the IRQ thread
         // calls (`free_irq` waits for it too).
+        let this = unsafe { &*(dev_id as *const Unique<T>) };
+        // SAFETY: As above.
         let (handler, dev) = unsafe { Unique::<T>::from_dev_id(dev_id) };
-        handler.handle_threaded(dev).into_raw()
+        this.mark.run(|| handler.handle_threaded(dev).into_raw())
     }
 
     /// The handler.

@@ -55,6 +55,22 @@ pub(crate) fn need_sleepable(what: &crate::str::CStr) -> Result {
     Err(EINVAL)
 }
 
+/// `EINVAL` and a log line naming `what` unless called where a device's
+/// binding may gain resources: not in an interrupt handler (the hard half runs
+/// in atomic context; the threaded half can still run while unbind releases
+/// the binding's resources, and what it added then would outlive the
+/// binding), and not in atomic context.
+pub(crate) fn need_bus_callback(what: &str) -> Result {
+    if may_sleep() && !in_callback(Callback::IrqThread) {
+        return Ok(());
+    }
+    pr_err!(
+        "{}: called from an interrupt handler or in atomic context; refused\n",
+        what
+    );
+    Err(EINVAL)
+}
+
 /// Runs `f` now if the caller may sleep ([`may_sleep`]); otherwise from a
 /// workqueue, with a log line naming `what`. If the work cannot be queued
 /// (no memory in atomic context), `f` is leaked, never run: what it would
@@ -177,6 +193,10 @@ pub(crate) enum Callback {
     /// A misc open: the misc core's global lock is held, which misc
     /// registration takes.
     MiscOpen = 2,
+    /// The threaded half of an interrupt handler: unbind's `free_irq` waits
+    /// for it, possibly while holding the device lock and releasing the
+    /// binding's resources.
+    IrqThread = 4,
 }
 
 /// Runs `f` as a callback of kind `kind`: [`in_callback`] tells code that

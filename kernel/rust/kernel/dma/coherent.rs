@@ -13,6 +13,7 @@ use crate::{
 use core::{
     ffi::c_void,
     marker::PhantomData,
+    mem::{align_of, size_of},
     sync::atomic::{AtomicBool, Ordering},
 };
 
@@ -318,4 +319,259 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
         }
         Ok(())
     }
+}
+
+impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
+    /// Reads the field `field` picks of object `i`: what [`dma_read!`]
+    /// expands to. `ENXIO` once the device is unbound, `EINVAL` past the end.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __field_read<F: FromBytes + AsBytes>(
+        &self,
+        i: usize,
+        field: impl FnOnce(*const T) -> *const F,
+    ) -> Result<F> {
+        let view = self.access()?;
+        let item = view.item(i)?;
+        let offset = field_in_object::<T, F>(item as usize, field(item) as usize)?;
+        // SAFETY: `offset` is inside object `i` (checked), so the pointer,
+        // derived from `item`, is too.
+        let p = unsafe { item.cast::<u8>().add(offset) }.cast::<F>();
+        // SAFETY: `p` is an aligned `F` inside object `i` of the live
+        // allocation (checked above; the view keeps the device bound);
+        // `F: FromBytes` accepts any bytes the device wrote.
+        Ok(unsafe { p.read_volatile() })
+    }
+
+    /// Writes `value` to the field `field` picks of object `i`: what
+    /// [`dma_write!`] expands to. Errors as [`Self::__field_read`].
+    #[doc(hidden)]
+    #[inline]
+    pub fn __field_write<F: FromBytes + AsBytes>(
+        &self,
+        i: usize,
+        field: impl FnOnce(*mut T) -> *mut F,
+        value: F,
+    ) -> Result {
+        let view = self.access()?;
+        let item = view.item(i)?;
+        let offset = field_in_object::<T, F>(item as usize, field(item) as usize)?;
+        // SAFETY: As in `__field_read`.
+        let p = unsafe { item.cast::<u8>().add(offset) }.cast::<F>();
+        // SAFETY: As in `__field_read`; the memory is shared with the device,
+        // so the write is volatile and needs no exclusive reference, and `F`
+        // is a field of the `FromBytes` type `T`, so the object stays valid.
+        unsafe { p.write_volatile(value) };
+        Ok(())
+    }
+}
+
+impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
+    /// The address of object `i`; `EINVAL` past the end.
+    #[inline]
+    fn item(&self, i: usize) -> Result<*mut T> {
+        if i >= self.count {
+            return Err(EINVAL);
+        }
+        // SAFETY: `i < count`: inside the allocation.
+        Ok(unsafe { self.ptr().add(i) })
+    }
+}
+
+/// Checks that an `F` at `field` lies inside the `T` at `item`, aligned;
+/// returns its offset. The access then goes through `item` plus that offset,
+/// never through the caller's pointer.
+#[inline]
+fn field_in_object<T, F>(item: usize, field: usize) -> Result<usize> {
+    let (size, fsize, falign) = (size_of::<T>(), size_of::<F>(), align_of::<F>());
+    field_check(item, size, field, fsize, falign)
+}
+
+/// The non-generic body of [`field_in_object`]. The macros compute field
+/// addresses that cannot fail it; it is there so that a mistake in that
+/// argument is a clean `EINVAL` rather than a wild access.
+fn field_check(
+    item: usize,
+    size: usize,
+    field: usize,
+    fsize: usize,
+    falign: usize,
+) -> Result<usize> {
+    let inside = field >= item && field - item <= size && size - (field - item) >= fsize;
+    if inside && field % falign == 0 {
+        return Ok(field - item);
+    }
+    crate::pr_err!("dma: a field access outside its object was refused\n");
+    Err(EINVAL)
+}
+
+/// Reads object `i` (or a field of it) of a [`CoherentAllocation`], as in
+/// mainline: `dma_read!(alloc[i])`, `dma_read!(alloc[i].field.inner)`.
+/// Returns `Result`: `ENXIO` once the device is unbound, `EINVAL` past the
+/// end. The read is volatile.
+///
+/// Fields are named (no indexes, no calls): the macro computes their
+/// address, and every type a coherent allocation may hold (integers,
+/// arrays, [`dma_struct!`]s) has its fields inline (none dereferences), so
+/// the address is always inside the object.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{dma::{CoherentAllocation, DmaDevice}, dma_read, dma_struct, dma_write, prelude::*};
+///
+/// dma_struct! {
+///     /// A descriptor the device reads.
+///     pub struct Desc {
+///         /// Where the data is.
+///         pub addr: u64,
+///         /// How long it is.
+///         pub len: u32,
+///         /// Flags.
+///         pub flags: u32,
+///     }
+/// }
+///
+/// fn fill(dma: &DmaDevice) -> Result<CoherentAllocation<Desc>> {
+///     let ring = CoherentAllocation::<Desc>::alloc_coherent(dma, 16, GFP_KERNEL)?;
+///     dma_write!(ring[0].addr = 0x1000)?;
+///     dma_write!(ring[0].len = 512)?;
+///     let _len: u32 = dma_read!(ring[0].len)?;
+///     Ok(ring)
+/// }
+/// ```
+#[macro_export]
+macro_rules! dma_read {
+    ($dma:expr, $idx:expr $(, $field:ident)*) => {
+        $crate::dma::CoherentAllocation::__field_read(&$dma, $idx, |item| {
+            // SAFETY: Only the address of a field of `*item` is computed, and
+            // `__field_read` passes a pointer to a live object. Field names
+            // are identifiers, so no code of the caller runs here, and no
+            // field dereferences (see the macro's documentation).
+            unsafe { ::core::ptr::addr_of!((*item) $(.$field)*) }
+        })
+    };
+    ($dma:ident [ $idx:expr ] $(.$field:ident)*) => {
+        $crate::dma_read!($dma, $idx $(, $field)*)
+    };
+    ($($dma:ident).* [ $idx:expr ] $(.$field:ident)*) => {
+        $crate::dma_read!($($dma).*, $idx $(, $field)*)
+    };
+}
+
+/// Writes object `i` (or a field of it) of a [`CoherentAllocation`], as in
+/// mainline: `dma_write!(alloc[i] = value)`, `dma_write!(alloc[i].field =
+/// value)`. Returns `Result`, with the errors and rules of [`dma_read!`].
+#[macro_export]
+macro_rules! dma_write {
+    (@ $dma:expr, $idx:expr, $val:expr $(, $field:ident)*) => {
+        $crate::dma::CoherentAllocation::__field_write(
+            &$dma,
+            $idx,
+            |item| {
+                // SAFETY: As in `dma_read!`.
+                unsafe { ::core::ptr::addr_of_mut!((*item) $(.$field)*) }
+            },
+            $val,
+        )
+    };
+    ($dma:ident [ $idx:expr ] $(.$field:ident)* = $val:expr) => {
+        $crate::dma_write!(@ $dma, $idx, $val $(, $field)*)
+    };
+    ($($dma:ident).* [ $idx:expr ] $(.$field:ident)* = $val:expr) => {
+        $crate::dma_write!(@ $($dma).*, $idx, $val $(, $field)*)
+    };
+}
+
+/// Declares a struct that a device and the CPU share through DMA memory
+/// (`#[repr(C)]`), and implements [`FromBytes`] and [`AsBytes`] for it, so
+/// that a driver without `unsafe` can put it in a [`CoherentAllocation`].
+///
+/// The build fails unless every field is itself plain data (`FromBytes +
+/// AsBytes`: integers, arrays of them, other `dma_struct!`s), the struct
+/// has no padding (every byte belongs to a field, so every byte is
+/// initialised and any bytes are a value), every field is aligned within it,
+/// and the struct does not implement `Deref` (field access in [`dma_read!`]
+/// relies on that).
+///
+/// # Examples
+///
+/// ```
+/// kernel::dma_struct! {
+///     /// A completion entry.
+///     pub struct Completion {
+///         /// What the command returned.
+///         pub result: u32,
+///         /// Reserved.
+///         pub reserved: u32,
+///         /// Where the device's queue head is, and which queue.
+///         pub sq: [u16; 2],
+///         /// Command identifier and status.
+///         pub cid_status: [u16; 2],
+///     }
+/// }
+/// assert_eq!(core::mem::size_of::<Completion>(), 16);
+/// ```
+#[macro_export]
+macro_rules! dma_struct {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[doc = $doc:expr])* $fvis:vis $field:ident : $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[repr(C)]
+        $vis struct $name {
+            $($(#[doc = $doc])* $fvis $field: $ty),*
+        }
+
+        const _: () = {
+            use $crate::dma::__NotDeref as _;
+            #[allow(dead_code)]
+            fn fields_are_plain_data() {
+                fn plain<T: $crate::types::FromBytes + $crate::types::AsBytes>() {}
+                $(plain::<$ty>();)*
+            }
+            ::core::assert!(
+                ::core::mem::size_of::<$name>() == 0 $(+ ::core::mem::size_of::<$ty>())*,
+                "dma_struct!: the struct has padding"
+            );
+            $(::core::assert!(
+                ::core::mem::offset_of!($name, $field) % ::core::mem::align_of::<$ty>() == 0
+                    && ::core::mem::align_of::<$name>() >= ::core::mem::align_of::<$ty>(),
+                "dma_struct!: a field is not aligned"
+            );)*
+            ::core::assert!(
+                !<$crate::dma::__NoDeref<$name>>::IS_DEREF,
+                "dma_struct!: the struct implements Deref"
+            );
+        };
+
+        // SAFETY: `#[repr(C)]`, every field is `FromBytes` (checked above)
+        // and there is no padding (checked above): any bytes are a value.
+        unsafe impl $crate::types::FromBytes for $name {}
+        // SAFETY: Every field is `AsBytes` and there is no padding (checked
+        // above): every byte is initialised.
+        unsafe impl $crate::types::AsBytes for $name {}
+    };
+}
+
+/// Tells whether `T` implements `Deref`, for [`dma_struct!`]: the inherent
+/// constant applies when it does, the trait's default otherwise.
+#[doc(hidden)]
+pub struct __NoDeref<T: ?Sized>(PhantomData<T>);
+
+#[doc(hidden)]
+pub trait __NotDeref {
+    /// `T` does not implement `Deref`.
+    const IS_DEREF: bool = false;
+}
+
+impl<T: ?Sized> __NotDeref for __NoDeref<T> {}
+
+impl<T: ?Sized + core::ops::Deref> __NoDeref<T> {
+    /// `T` implements `Deref`.
+    #[doc(hidden)]
+    pub const IS_DEREF: bool = true;
 }
