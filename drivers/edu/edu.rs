@@ -16,14 +16,16 @@ use kernel::{
     devres::Devres,
     dma::{DmaDevice, DmaMask, FromDevice, ToDevice},
     fmt,
+    fs::{File, Kiocb},
     ioctl::_IOWR,
+    iov::{IovIterDest, IovIterSource},
     irq,
-    miscdevice::{seek_position, MiscDevice, MiscDeviceRegistration, Vtable, Whence},
+    miscdevice::{seek_position, MiscDevice, MiscDeviceRegistration, Whence},
     new_mutex, pci,
     prelude::*,
     str::CString,
     sync::{Arc, ArcBorrow, Completion, Mutex},
-    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
+    uaccess::UserSlice,
 };
 
 const ID: usize = 0x00;
@@ -204,7 +206,8 @@ impl irq::Handler for Handler {
 /// then the interrupt, then the number.
 #[pin_data]
 struct EduDriver {
-    _misc: Pin<KBox<MiscDeviceRegistration<EduFile>>>,
+    #[pin]
+    _misc: MiscDeviceRegistration<EduFile>,
     #[pin]
     _irq: irq::Registration<Handler>,
     number: Number,
@@ -257,7 +260,7 @@ impl pci::Driver for EduDriver {
         let driver: Pin<KBox<Self>> = KBox::pin_init(
             try_pin_init!(EduDriver {
                 _irq <- pdev.request_irq(0, irq::Flags::SHARED, c_str!("edu"), handler)?,
-                _misc: MiscDeviceRegistration::register_named(name, &FOPS, edu)?,
+                _misc <- MiscDeviceRegistration::register_named(name, edu),
                 number,
             }? Error),
             GFP_KERNEL,
@@ -279,8 +282,6 @@ impl pci::Driver for EduDriver {
 
 struct EduFile;
 
-static FOPS: Vtable<EduFile> = Vtable::new(&THIS_MODULE);
-
 /// A buffer of `len <= EDU_BUF_SIZE` zero bytes.
 fn zeroed(len: usize) -> Result<KVec<u8>> {
     static ZEROS: [u8; EDU_BUF_SIZE] = [0; EDU_BUF_SIZE];
@@ -295,48 +296,60 @@ fn span(pos: i64, want: usize) -> usize {
     want.min(EDU_BUF_SIZE - pos)
 }
 
+#[vtable]
 impl MiscDevice for EduFile {
-    type Data = Arc<Edu>;
     type Ptr = Arc<Edu>;
 
-    fn open(data: &Arc<Edu>) -> Result<Arc<Edu>> {
-        Ok(data.clone())
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Edu>> {
+        Ok(misc.data::<Arc<Edu>>()?.clone())
     }
 
-    fn read(edu: ArcBorrow<'_, Edu>, writer: &mut UserSliceWriter, pos: &mut i64) -> Result<usize> {
-        let len = span(*pos, writer.len());
+    fn read_iter(mut kiocb: Kiocb<'_, Arc<Edu>>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let pos = kiocb.ki_pos();
+        let len = span(pos, iov.len());
         if len == 0 {
             return Ok(0);
         }
-        edu.read_dma(*pos as usize, len, |bytes| writer.write_slice(bytes))?;
-        *pos += len as i64;
+        kiocb.file().read_dma(pos as usize, len, |bytes| {
+            // Like `copy_to_user` in C: a bad address fails the whole read.
+            match iov.copy_to_iter(bytes) {
+                n if n == len => Ok(()),
+                _ => Err(EFAULT),
+            }
+        })?;
+        *kiocb.ki_pos_mut() += len as i64;
         Ok(len)
     }
 
-    fn write(
-        edu: ArcBorrow<'_, Edu>,
-        reader: &mut UserSliceReader,
-        pos: &mut i64,
-    ) -> Result<usize> {
-        if *pos >= EDU_BUF_SIZE as i64 {
+    fn write_iter(mut kiocb: Kiocb<'_, Arc<Edu>>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let pos = kiocb.ki_pos();
+        if pos >= EDU_BUF_SIZE as i64 {
             return Err(ENOSPC);
         }
-        let len = span(*pos, reader.len());
+        let len = span(pos, iov.len());
         if len == 0 {
             return Ok(0);
         }
         let mut data = zeroed(len)?;
-        reader.read_slice(&mut data)?;
-        edu.write_dma(*pos as usize, data)?;
-        *pos += len as i64;
+        if iov.copy_from_iter(&mut data) != len {
+            return Err(EFAULT);
+        }
+        kiocb.file().write_dma(pos as usize, data)?;
+        *kiocb.ki_pos_mut() += len as i64;
         Ok(len)
     }
 
-    fn llseek(_edu: ArcBorrow<'_, Edu>, pos: i64, offset: i64, whence: Whence) -> Result<i64> {
+    fn llseek(
+        _edu: ArcBorrow<'_, Edu>,
+        _file: &File,
+        pos: i64,
+        offset: i64,
+        whence: Whence,
+    ) -> Result<i64> {
         seek_position(pos, offset, whence, EDU_BUF_SIZE as i64)
     }
 
-    fn ioctl(edu: ArcBorrow<'_, Edu>, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(edu: ArcBorrow<'_, Edu>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         if cmd != EDU_IOC_FACTORIAL {
             return Err(ENOTTY);
         }

@@ -14,18 +14,25 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
+    alloc::flags::__GFP_ZERO,
     c_str,
     delay::msleep,
     device::{Bound, Core, Device},
     devres::{self, Devres},
+    fs::{File, Kiocb},
+    iov::{IovIterDest, IovIterSource},
     irq,
-    miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
-    new_condvar, new_mutex, pci,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    mm::virt::VmaNew,
+    new_condvar, new_mutex,
+    page::{Page, PAGE_SIZE},
+    pci,
     prelude::*,
+    seq_file::SeqFile,
+    seq_print,
     str::CString,
     sync::{Arc, CondVar, Mutex},
     time::msecs_to_jiffies,
-    uaccess::{UserSliceReader, UserSliceWriter},
 };
 
 const ID: usize = 0x00;
@@ -52,6 +59,8 @@ struct Shared {
     lock: Mutex<()>,
     #[pin]
     irq_seen: CondVar,
+    /// The page every `mmap` of `/dev/pcitest` maps.
+    page: Page,
 }
 
 /// The interrupt handler, in two halves: the hard half acknowledges the
@@ -97,7 +106,8 @@ impl Drop for UnbindMarker {
 
 #[pin_data]
 struct PciTest {
-    _misc: Pin<KBox<MiscDeviceRegistration<TestFile>>>,
+    #[pin]
+    _misc: MiscDeviceRegistration<TestFile>,
     #[pin]
     _irq: irq::ThreadedRegistration<Handler>,
 }
@@ -130,6 +140,7 @@ impl pci::Driver for PciTest {
                 status: AtomicU32::new(0),
                 lock <- new_mutex!(()),
                 irq_seen <- new_condvar!(),
+                page: Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
             }? Error),
             GFP_KERNEL,
         )?;
@@ -140,10 +151,13 @@ impl pci::Driver for PciTest {
         }
         devres::register(pdev.as_ref(), UnbindMarker, GFP_KERNEL)?;
         let handler = Ok(Handler(shared.clone()));
+        let options = MiscDeviceOptions {
+            name: c_str!("pcitest"),
+        };
         let this = KBox::pin_init(
             try_pin_init!(PciTest {
                 _irq <- pdev.request_threaded_irq(0, irq::Flags::SHARED, c_str!("pci_test"), handler)?,
-                _misc: MiscDeviceRegistration::register(c_str!("pcitest"), &FOPS, shared)?,
+                _misc <- MiscDeviceRegistration::register_with_data(options, shared),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -164,8 +178,6 @@ struct Open {
 }
 
 struct TestFile;
-
-static FOPS: Vtable<TestFile> = Vtable::new(&THIS_MODULE);
 
 fn bytes(s: &[u8]) -> Result<KVec<u8>> {
     let mut v = KVec::new();
@@ -236,39 +248,59 @@ fn run(shared: &Shared, cmd: &[u8]) -> Result<KVec<u8>> {
     }
 }
 
+#[vtable]
 impl MiscDevice for TestFile {
-    type Data = Arc<Shared>;
     type Ptr = Pin<KBox<Open>>;
 
-    fn open(data: &Arc<Shared>) -> Result<Pin<KBox<Open>>> {
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Open>>> {
+        let shared = misc.data::<Arc<Shared>>()?.clone();
         KBox::pin_init(
             pin_init!(Open {
-                shared: data.clone(),
+                shared,
                 reply <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
         )
     }
 
-    fn write(this: Pin<&Open>, reader: &mut UserSliceReader, _pos: &mut i64) -> Result<usize> {
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
         let mut buf = [0u8; 16];
-        let n = reader.len();
+        let n = iov.len();
         if n > buf.len() {
             return Err(EINVAL);
         }
-        reader.read_slice(&mut buf[..n])?;
+        if iov.copy_from_iter(&mut buf[..n]) != n {
+            return Err(EFAULT);
+        }
         let cmd = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]);
+        let this = kiocb.file();
         let reply = run(&this.shared, cmd)?;
         *this.reply.lock() = reply;
         Ok(n)
     }
 
-    fn read(this: Pin<&Open>, writer: &mut UserSliceWriter, _pos: &mut i64) -> Result<usize> {
-        let mut reply = this.reply.lock();
-        let n = reply.len().min(writer.len());
-        writer.write_slice(&reply[..n])?;
-        *reply = KVec::new();
+    fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        // Taken out first: a copy that faults (and waits for userspace)
+        // must not hold the lock `show_fdinfo` takes.
+        let reply = core::mem::take(&mut *kiocb.file().reply.lock());
+        let n = reply.len().min(iov.len());
+        if iov.copy_to_iter(&reply[..n]) != n {
+            return Err(EFAULT);
+        }
         Ok(n)
+    }
+
+    fn mmap(this: Pin<&Open>, _file: &File, vma: &VmaNew) -> Result {
+        if vma.end() - vma.start() != PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        vma.set_dontexpand();
+        vma.set_mixedmap()
+            .vm_insert_page(vma.start(), &this.shared.page)
+    }
+
+    fn show_fdinfo(this: Pin<&Open>, m: &SeqFile, _file: &File) {
+        seq_print!(m, "pcitest-reply-bytes:\t{}\n", this.reply.lock().len());
     }
 }
 

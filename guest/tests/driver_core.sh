@@ -1,7 +1,8 @@
 #!/bin/sh
 # The driver-core bindings on QEMU's edu device, through the pci_test driver:
 # binding, BAR access, MSI and INTx interrupts, devres revocation at unbind,
-# the misc device, and 50 unbind/bind cycles.
+# the misc device (read_iter/write_iter, show_fdinfo, mmap), and 50
+# unbind/bind cycles.
 
 . /guest/lib/ktap.sh
 
@@ -37,7 +38,7 @@ irq_check() {
 	fi
 }
 
-ktap_plan 13
+ktap_plan 15
 ktap_check pci_module_loads insmod /lib/modules/pci_test.ko
 ktap_check pci_probe_binds_edu test -e "$drv/$slot"
 ktap_check misc_device_node_exists test -c /dev/pcitest
@@ -47,6 +48,25 @@ ktap_check pci_bar_runtime_offset_past_end_einval expect oob oob EINVAL
 ktap_check misc_unknown_command_einval sh -c \
 	"exec 3<>/dev/pcitest; echo bogus >&3 2>$err; grep -q 'Invalid argument' $err"
 irq_check msi irq_msi_raise_and_ack
+
+# show_fdinfo: /proc/PID/fdinfo of an open file has the driver's line, with
+# the length of the reply waiting to be read (the 11 bytes of "0x010000ed\n").
+fdinfo() {
+	exec 3<>/dev/pcitest || return 1
+	echo id >&3
+	got=$(grep pcitest-reply-bytes /proc/self/fdinfo/3)
+	exec 3>&-
+	[ "$got" = "$(printf 'pcitest-reply-bytes:\t11')" ] || { echo "# got '$got'"; return 1; }
+}
+ktap_check misc_show_fdinfo fdinfo
+
+# mmap: the driver maps one shared page; what one mapping writes, another
+# reads (eductl is built for x86-64 guests only).
+if command -v eductl >/dev/null; then
+	ktap_check misc_mmap_shares_page eductl --dev /dev/pcitest mmap --seed 7
+else
+	ktap_ok "misc_mmap_shares_page # SKIP eductl is x86-64's"
+fi
 
 # INTx: forbid MSI for this device and bind again.
 echo "$slot" > $drv/unbind

@@ -17,12 +17,15 @@
  */
 
 #include <linux/atomic.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/limits.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
 #include <linux/preempt.h>
+#include <linux/ratelimit.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -37,16 +40,64 @@ struct dmabridge_tracked {
 };
 
 static LIST_HEAD(dmabridge_tracked_list);
+/*
+ * Modules that used the bindings (tracked a registration or got a copy of
+ * file operations), guarded by dmabridge_tracked_lock: only their unload
+ * waits for the bindings' work. Waiting for every module would deadlock a
+ * module loaded by request_module() whose init fails: its loader is a work
+ * item on system_unbound_wq, waiting for modprobe, which waits here.
+ */
+struct dmabridge_user {
+	struct list_head node;
+	struct module *mod;
+};
+static LIST_HEAD(dmabridge_users);
 /* Deferred releases queued and not finished yet. */
 static atomic_t dmabridge_deferred_pending = ATOMIC_INIT(0);
 static DEFINE_MUTEX(dmabridge_tracked_lock);
 static struct workqueue_struct *dmabridge_wq;
 
+/* Records that @mod uses the bindings; -ENOMEM. Under dmabridge_tracked_lock. */
+static int dmabridge_note_user(struct module *mod)
+{
+	struct dmabridge_user *u;
+
+	list_for_each_entry(u, &dmabridge_users, node)
+		if (u->mod == mod)
+			return 0;
+	u = kmalloc(sizeof(*u), GFP_KERNEL);
+	if (!u)
+		return -ENOMEM;
+	u->mod = mod;
+	list_add(&u->node, &dmabridge_users);
+	return 0;
+}
+
+/* Whether @mod used the bindings; forgets it. */
+static bool dmabridge_forget_user(struct module *mod)
+{
+	struct dmabridge_user *u;
+	bool found = false;
+
+	mutex_lock(&dmabridge_tracked_lock);
+	list_for_each_entry(u, &dmabridge_users, node) {
+		if (u->mod == mod) {
+			list_del(&u->node);
+			kfree(u);
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&dmabridge_tracked_lock);
+	return found;
+}
+
 /*
  * Tracks @tracked until rust_helper_dmabridge_untrack() or the unload of
  * @tracked->mod, which calls @tracked->sweep. Returns 1 if listed, 0 for
  * built-in code (@mod NULL, never unloaded), -ENODEV if the module is
- * already going away (its notifier may have run: nothing would sweep).
+ * already going away (its notifier may have run: nothing would sweep),
+ * -ENOMEM.
  */
 int rust_helper_dmabridge_track(void *tracked)
 {
@@ -59,6 +110,8 @@ int rust_helper_dmabridge_track(void *tracked)
 	mutex_lock(&dmabridge_tracked_lock);
 	if (t->mod->state == MODULE_STATE_GOING)
 		ret = -ENODEV;
+	else if (dmabridge_note_user(t->mod))
+		ret = -ENOMEM;
 	else
 		list_add_tail(&t->node, &dmabridge_tracked_list);
 	mutex_unlock(&dmabridge_tracked_lock);
@@ -94,13 +147,131 @@ static struct dmabridge_tracked *dmabridge_take_one(struct module *mod)
 	return found;
 }
 
+/*
+ * File operations owned by the module whose code they call. A Rust misc
+ * device's file operations are a template built at compile time, in a crate
+ * that cannot name its own module (THIS_MODULE is the driver's); the device
+ * is registered with a copy whose owner is the module holding the template
+ * and its open callback, so an open file pins that module as THIS_MODULE
+ * does in C. One copy per template, freed when its module goes away, once
+ * no file holds the module (the sweep below ended its leaked registrations
+ * first).
+ */
+struct dmabridge_fops {
+	struct list_head node;
+	const struct file_operations *tmpl;
+	struct file_operations fops;	/* const once listed */
+};
+
+/* Guarded by dmabridge_tracked_lock. */
+static LIST_HEAD(dmabridge_fops_list);
+/* Copies a module still referenced when it went away (never freed). */
+static LIST_HEAD(dmabridge_fops_kept);
+
+/*
+ * The copy of @tmpl to register, in @fops, and its owner, in @owner (read
+ * under the lock: the copy is freed when the owner goes away): -ENOMEM;
+ * -ENODEV if the owning
+ * module is not live (loading or going away: a module whose init fails is
+ * freed whatever its reference count); -EINVAL if the template and its
+ * open callback are not in the same module.
+ */
+int rust_helper_dmabridge_owned_fops(const struct file_operations *tmpl,
+				     const struct file_operations **fops,
+				     struct module **owner)
+{
+	struct dmabridge_fops *f;
+	struct module *mod;
+	int ret = 0;
+
+	mutex_lock(&dmabridge_tracked_lock);
+	preempt_disable();
+	mod = __module_text_address((unsigned long)tmpl->open);
+	if (mod != __module_address((unsigned long)tmpl))
+		ret = -EINVAL;
+	else if (mod && mod->state != MODULE_STATE_LIVE &&
+		 mod->state != MODULE_STATE_COMING)
+		ret = -ENODEV;
+	preempt_enable();
+	if (ret)
+		goto out;
+	list_for_each_entry(f, &dmabridge_fops_list, node) {
+		if (f->tmpl == tmpl) {
+			*fops = &f->fops;
+			*owner = mod;
+			goto out;
+		}
+	}
+	f = kmalloc(sizeof(*f), GFP_KERNEL);
+	if (!f || (mod && dmabridge_note_user(mod))) {
+		kfree(f);
+		ret = -ENOMEM;
+		goto out;
+	}
+	f->tmpl = tmpl;
+	f->fops = *tmpl;
+	f->fops.owner = mod;
+	list_add(&f->node, &dmabridge_fops_list);
+	*fops = &f->fops;
+	*owner = mod;
+out:
+	mutex_unlock(&dmabridge_tracked_lock);
+	return ret;
+}
+
+/*
+ * Whether a file with the operations @fops may be opened: their module is
+ * live. A file opened while its module is still loading would outlive the
+ * module if the module's init failed.
+ */
+bool rust_helper_dmabridge_fops_live(const struct file_operations *fops)
+{
+	return !fops->owner || READ_ONCE(fops->owner->state) == MODULE_STATE_LIVE;
+}
+
+static void dmabridge_fops_forget(struct module *mod)
+{
+	struct dmabridge_fops *f, *next;
+	unsigned long deadline = jiffies + 10 * HZ;
+	bool keep = false;
+
+	/*
+	 * A module whose init failed is freed with its references held: wait
+	 * (bounded) for opens in progress to drop theirs, which still read
+	 * the copy (fops_put). The count is 0 then once they have (the
+	 * loader's base reference remains), -1 after a normal unload.
+	 */
+	while (module_refcount(mod) > 0) {
+		if (time_after(jiffies, deadline)) {
+			pr_warn("%s: still in use while going away; fops kept\n",
+				mod->name);
+			keep = true;
+			break;
+		}
+		msleep(20);
+	}
+	mutex_lock(&dmabridge_tracked_lock);
+	list_for_each_entry_safe(f, next, &dmabridge_fops_list, node) {
+		if (f->fops.owner != mod)
+			continue;
+		/* Off the lookup list either way: a later module may reuse @tmpl. */
+		if (keep) {
+			list_move(&f->node, &dmabridge_fops_kept);
+		} else {
+			list_del(&f->node);
+			kfree(f);
+		}
+	}
+	mutex_unlock(&dmabridge_tracked_lock);
+}
+
 static int dmabridge_module_notify(struct notifier_block *nb,
 				   unsigned long state, void *data)
 {
 	struct module *mod = data;
 	struct dmabridge_tracked *t;
 
-	if (state != MODULE_STATE_GOING)
+	if (state != MODULE_STATE_GOING || !dmabridge_forget_user(mod))
 		return NOTIFY_DONE;
 	/* One at a time: a sweep may unbind devices whose drops untrack. */
 	while ((t = dmabridge_take_one(mod)))
@@ -122,6 +293,7 @@ static int dmabridge_module_notify(struct notifier_block *nb,
 		__flush_workqueue(system_freezable_power_efficient_wq);
 		__flush_workqueue(dmabridge_wq);
 	} while (atomic_read(&dmabridge_deferred_pending));
+	dmabridge_fops_forget(mod);
 	return NOTIFY_OK;
 }
 
@@ -179,6 +351,18 @@ u64 rust_helper_dmabridge_jiffies(void)
  * without CONFIG_PREEMPT_COUNT a spinlock is not seen) and outside RCU
  * read-side critical sections of preemptible RCU.
  */
+/*
+ * Whether a log line userspace can trigger at will may be printed now: the
+ * bindings' own limit (50 lines per 5 s), so that other subsystems' lines do
+ * not use up theirs, nor theirs others'.
+ */
+bool rust_helper_dmabridge_log_allowed(void)
+{
+	static DEFINE_RATELIMIT_STATE(rs, 5 * HZ, 50);
+
+	return __ratelimit(&rs);
+}
+
 bool rust_helper_dmabridge_may_sleep(void)
 {
 	return !preempt_count() && !irqs_disabled() && !rcu_preempt_depth();

@@ -144,9 +144,16 @@ impl<T: Send + Sync + 'static> Drop for Devres<T> {
         // Release the resource now (from a workqueue where sleeping is not
         // allowed); the devres action frees the rest at unbind.
         let inner = self.inner.clone();
-        crate::lifetime::release_sleepable("devres", move || {
+        let release = move || {
             inner.revoke();
-        });
+        };
+        if crate::lifetime::in_callback(crate::lifetime::Callback::IrqThread) {
+            // Unbind may be revoking this resource while it waits for this
+            // thread (`free_irq`); the revocation here would wait for unbind.
+            crate::lifetime::defer("devres", "in an interrupt thread", release);
+        } else {
+            crate::lifetime::release_sleepable("devres", release);
+        }
     }
 }
 

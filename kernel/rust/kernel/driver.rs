@@ -8,8 +8,11 @@
 use crate::{
     bindings,
     device::{self, Bound, Core},
-    error::{code::EDEADLK, Result},
-    lifetime::{in_callback, Callback, Tracked, Unregister},
+    error::{
+        code::{EDEADLK, EINVAL},
+        Result,
+    },
+    lifetime::{in_lock_holding_callback, Tracked, Unregister},
     str::CStr,
     sync::Arc,
     types::Opaque,
@@ -17,12 +20,19 @@ use crate::{
 };
 use core::pin::Pin;
 
-/// Whether the current task runs a callback that holds, or is waited for by
-/// the holder of, a lock that driver registration takes.
-fn in_lock_holding_callback() -> bool {
-    in_callback(Callback::Device)
-        || in_callback(Callback::MiscOpen)
-        || in_callback(Callback::IrqThread)
+/// Refuses a name that cannot name a node in sysfs or procfs (empty, `.`,
+/// `..`, or with a `/`): `EINVAL` and a log line naming `what`.
+pub(crate) fn check_name(name: &CStr, what: &str) -> Result {
+    let b = name.as_bytes();
+    if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
+        crate::pr_err!(
+            "{}: the name {:?} cannot name a node; refused\n",
+            what,
+            name
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 /// A device reference that proves the device is bound to its driver.
@@ -131,6 +141,8 @@ impl<T: RegistrationOps + 'static> Registration<T> {
         module: &'static ThisModule,
     ) -> Result<Pin<crate::alloc::KBox<Self>>> {
         crate::lifetime::need_sleepable(name)?;
+        // The name is a directory of the bus's drivers in sysfs.
+        check_name(name, "driver")?;
         if in_lock_holding_callback() {
             // Registering attaches matching devices under their device lock
             // (held here if the device is the one being probed, or by an

@@ -374,9 +374,11 @@ const PROC_IRQ_ENTRIES: &[&[u8]] = &[
 /// `EINVAL` and a log line for a name that cannot be a directory of its own
 /// in `/proc/irq/N/` (procfs warns when it is asked for one).
 fn check_name(name: &CStr) -> Result {
-    let b = name.as_bytes();
-    let bad = b.is_empty() || b == b"." || b == b".." || b.contains(&b'/');
-    if bad || PROC_IRQ_ENTRIES.contains(&b) {
+    crate::driver::check_name(name, "irq")?;
+    // procfs cuts names at 127 bytes (`MAX_NAMELEN` in kernel/irq/proc.c)
+    // after checking them whole: two long names that differ later would
+    // make the same directory (a WARN).
+    if name.len() >= 127 || PROC_IRQ_ENTRIES.contains(&name.as_bytes()) {
         crate::pr_err!(
             "irq: the name {:?} cannot name a handler in /proc/irq; refused\n",
             name

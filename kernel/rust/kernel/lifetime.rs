@@ -46,12 +46,18 @@ pub fn may_sleep() -> bool {
 }
 
 /// `EINVAL` and a log line naming `what` unless the caller may sleep: for
-/// operations that sleep (registrations), refused in atomic context.
+/// operations that sleep (registrations, `GFP_KERNEL` allocations, mutexes),
+/// refused in atomic context.
 pub(crate) fn need_sleepable(what: &crate::str::CStr) -> Result {
     if may_sleep() {
         return Ok(());
     }
-    pr_err!("{}: registered in atomic context; refused\n", what);
+    if log_allowed() {
+        pr_err!(
+            "{}: called in atomic context, where it would sleep; refused\n",
+            what
+        );
+    }
     Err(EINVAL)
 }
 
@@ -64,10 +70,12 @@ pub(crate) fn need_bus_callback(what: &str) -> Result {
     if may_sleep() && !in_callback(Callback::IrqThread) {
         return Ok(());
     }
-    pr_err!(
-        "{}: called from an interrupt handler or in atomic context; refused\n",
-        what
-    );
+    if log_allowed() {
+        pr_err!(
+            "{}: called from an interrupt handler or in atomic context; refused\n",
+            what
+        );
+    }
     Err(EINVAL)
 }
 
@@ -218,6 +226,23 @@ pub(crate) fn as_callback<R>(kind: Callback, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Whether a log line userspace can trigger at will may be printed now (the
+/// bindings' own rate limit): such lines must not flood the log.
+pub(crate) fn log_allowed() -> bool {
+    // SAFETY: No preconditions.
+    unsafe { bindings::dmabridge_log_allowed() }
+}
+
+/// Whether the current task is inside a callback that holds a lock a
+/// registration or unregistration takes (the device lock, the misc lock),
+/// or an interrupt thread that such a callback may be waiting for
+/// (`free_irq`).
+pub(crate) fn in_lock_holding_callback() -> bool {
+    in_callback(Callback::Device)
+        || in_callback(Callback::MiscOpen)
+        || in_callback(Callback::IrqThread)
+}
+
 /// Whether the current task is inside a callback of `kind`.
 pub(crate) fn in_callback(kind: Callback) -> bool {
     // SAFETY: Walks the helpers' list under its lock.
@@ -268,7 +293,9 @@ pub(crate) struct Tracked<R: Unregister> {
     registered: AtomicBool,
     #[pin]
     done: Completion,
-    reg: R,
+    /// `pub(crate)` for its offset: a C callback that has a pointer to it
+    /// finds the shared object.
+    pub(crate) reg: R,
 }
 
 // SAFETY: `node` is only touched through the helpers, under their mutex; the
@@ -320,6 +347,11 @@ impl<R: Unregister + 'static> Tracked<R> {
         match r {
             // INVARIANT: Listed (1), the list owns `listed`; or built-in code (0).
             0 | 1 => Ok(()),
+            r if r == ENOMEM.to_errno() => {
+                pr_err!("{}: no memory to track it; unregistered\n", this.reg.name());
+                this.unregister_once();
+                Err(ENOMEM)
+            }
             _ => {
                 pr_err!(
                     "{}: registered while its module is going away; unregistered\n",

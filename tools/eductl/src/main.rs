@@ -27,6 +27,10 @@ usage: eductl [--dev PATH] COMMAND
                                --signal-after, a signal interrupts the read
                                after MS milliseconds (no SA_RESTART)
   factorial N                  compute N! (modulo 2^32) on the device
+  mmap [--seed S]              map the file's first page twice, write a
+                               pattern through one mapping and read it
+                               back through the other; a two-page mapping
+                               must fail with EINVAL
   selftest [--seed S] [--rounds R]
                                check the whole ABI; prints KTAP
 
@@ -230,11 +234,46 @@ fn cmd_factorial(a: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
+fn cmd_mmap(a: &Args) -> Result<(), Failure> {
+    const PAGE: usize = 4096;
+    let f = open(&a.dev)?;
+    let seed = a.seed.unwrap_or(1);
+    let pattern: Vec<u8> = (0..PAGE as u64)
+        .map(|i| (i.wrapping_mul(seed | 1).wrapping_add(seed >> 8)) as u8)
+        .collect();
+    let map = |len| sys::Mapping::new(&f, len).map_err(|e| failed(format!("{}: mmap", a.dev), &e));
+    let first = map(PAGE)?;
+    let second = map(PAGE)?;
+    first.write(&pattern);
+    drop(first);
+    if second.read() != pattern {
+        return Err(Failure(
+            format!("{}: the second mapping does not show the pattern", a.dev),
+            1,
+        ));
+    }
+    drop(second);
+    match sys::Mapping::new(&f, 2 * PAGE) {
+        Ok(_) => {
+            return Err(Failure(
+                format!("{}: a two-page mapping succeeded", a.dev),
+                1,
+            ))
+        }
+        Err(e) if e.raw_os_error() == Some(22) => {}
+        Err(e) => return Err(failed(format!("{}: two-page mmap", a.dev), &e)),
+    }
+    println!("mmap: {PAGE} bytes shared between mappings, two pages refused");
+    Ok(())
+}
+
 fn run(a: &Args) -> Result<(), Failure> {
     match a.words.first().map(String::as_str) {
         Some("write") => cmd_write(a),
         Some("read") => cmd_read(a),
         Some("factorial") => cmd_factorial(a),
+        Some("mmap") if a.words.len() == 1 => cmd_mmap(a),
+        Some("mmap") => Err(usage("mmap takes no arguments besides options")),
         Some("selftest") if a.words.len() == 1 => {
             if selftest::run(&a.dev, a.seed, a.rounds.unwrap_or(8))? {
                 Ok(())

@@ -1,5 +1,5 @@
 //! The few C library calls `std` does not offer: `ioctl`, `read`/`write` with
-//! any pointer (to provoke `EFAULT`), and an interrupting signal timer.
+//! any pointer (to provoke `EFAULT`), `mmap`, and an interrupting signal timer.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -43,6 +43,15 @@ extern "C" {
     fn siginterrupt(sig: c_int, flag: c_int) -> c_int;
     fn pthread_self() -> c_ulong;
     fn pthread_kill(thread: c_ulong, sig: c_int) -> c_int;
+    fn mmap(
+        addr: *mut c_void,
+        len: usize,
+        prot: c_int,
+        flags: c_int,
+        fd: c_int,
+        off: i64,
+    ) -> *mut c_void;
+    fn munmap(addr: *mut c_void, len: usize) -> c_int;
 }
 
 fn check(ret: isize) -> io::Result<usize> {
@@ -182,6 +191,65 @@ pub fn describe(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(_) => format!("{e} ({})", errno_name(e)),
         None => e.to_string(),
+    }
+}
+
+const PROT_READ: c_int = 1;
+const PROT_WRITE: c_int = 2;
+const MAP_SHARED: c_int = 1;
+const MAP_FAILED: usize = usize::MAX;
+
+/// A shared read-write mapping of `len` bytes of `f` at offset 0, unmapped
+/// on drop.
+pub struct Mapping {
+    addr: *mut u8,
+    len: usize,
+}
+
+impl Mapping {
+    pub fn new(f: &File, len: usize) -> io::Result<Mapping> {
+        // SAFETY: A new mapping chosen by the kernel; nothing else refers to it.
+        let addr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                PROT_READ | PROT_WRITE,
+                MAP_SHARED,
+                f.as_raw_fd(),
+                0,
+            )
+        };
+        if addr as usize == MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mapping {
+            addr: addr.cast(),
+            len,
+        })
+    }
+
+    /// Writes `data` at the start of the mapping (volatile: the device's
+    /// file may see it through another mapping).
+    pub fn write(&self, data: &[u8]) {
+        for (i, b) in data.iter().take(self.len).enumerate() {
+            // SAFETY: `i < len`, inside the mapping.
+            unsafe { self.addr.add(i).write_volatile(*b) };
+        }
+    }
+
+    /// The mapping's bytes.
+    pub fn read(&self) -> Vec<u8> {
+        // SAFETY: `i < len`, inside the mapping.
+        (0..self.len)
+            .map(|i| unsafe { self.addr.add(i).read_volatile() })
+            .collect()
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: The mapping `new` made, unmapped once.
+        unsafe { munmap(self.addr.cast(), self.len) };
     }
 }
 

@@ -167,8 +167,16 @@ impl<T: FromBytes + AsBytes> CoherentAllocation<T> {
         let raw = match Arc::new(raw, meta_flags(flags)) {
             Ok(raw) => raw,
             Err(e) => {
-                // SAFETY: Just allocated with these values and not shared.
-                unsafe { bindings::dma_free_attrs(dma.as_raw(), size, cpu, handle, 0) };
+                // `dma_free_attrs` WARNs with interrupts off: where the caller
+                // may not sleep (a `GFP_ATOMIC` allocation), free from a
+                // workqueue, keeping the device bound until then.
+                let (dev, cpu) = (dma.as_raw() as usize, cpu as usize);
+                crate::lifetime::release_sleepable("DMA: coherent allocation", move || {
+                    // SAFETY: Just allocated with these values and never shared; `token` keeps
+                    // the device bound until this free.
+                    unsafe { bindings::dma_free_attrs(dev as _, size, cpu as _, handle, 0) };
+                    drop(token);
+                });
                 return Err(e.into());
             }
         };

@@ -132,6 +132,8 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
     /// `EINVAL` for a zero-sized `T` or a bad `align`/`boundary`, `ENOMEM` if
     /// the pool cannot be created.
     pub fn new(dma: &DmaDevice, name: &CStr, align: usize, boundary: usize) -> Result<Self> {
+        // `dma_pool_create` allocates with `GFP_KERNEL` and takes a mutex.
+        crate::lifetime::need_sleepable(name)?;
         let size = core::mem::size_of::<T>();
         let align = if align == 0 {
             core::mem::align_of::<T>()

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::{
     alloc::{flags::GFP_KERNEL, KVec},
-    bindings,
+    bindings, c_str,
     error::{code::*, to_result, Result},
 };
 use core::{marker::PhantomData, mem::ManuallyDrop};
@@ -42,6 +42,8 @@ unsafe impl<D: Direction, B: DmaBuffer> Send for SgMapping<'_, D, B> {}
 
 impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
     pub(super) fn new(binding: &Binding, mut bufs: KVec<B>) -> Result<Self> {
+        // The list and the table are allocated with `GFP_KERNEL`.
+        crate::lifetime::need_sleepable(c_str!("DMA: scatter-gather mapping"))?;
         let nents = u32::try_from(bufs.len()).map_err(|_| EINVAL)?;
         if nents == 0 {
             return Err(EINVAL);

@@ -7,7 +7,8 @@
 
 use kernel::{
     c_str,
-    miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
+    fs::File,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     new_mutex,
     prelude::*,
     sync::Mutex,
@@ -15,16 +16,14 @@ use kernel::{
 
 struct Inner;
 
+#[vtable]
 impl MiscDevice for Inner {
-    type Data = ();
     type Ptr = ();
 
-    fn open(_data: &()) -> Result {
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result {
         Ok(())
     }
 }
-
-static INNER_FOPS: Vtable<Inner> = Vtable::new(&THIS_MODULE);
 
 #[pin_data]
 struct Shared {
@@ -35,18 +34,24 @@ struct Shared {
 
 struct Opener;
 
+#[vtable]
 impl MiscDevice for Opener {
-    type Data = Pin<KBox<Shared>>;
     type Ptr = ();
 
-    fn open(data: &Pin<KBox<Shared>>) -> Result {
-        let mut held = data.held.lock();
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result {
+        let mut held = misc.data::<Pin<KBox<Shared>>>()?.held.lock();
         if let Some(reg) = held.take() {
             // The second open: drop a registration while the misc lock is held.
             drop(reg);
             return Err(EAGAIN);
         }
-        match MiscDeviceRegistration::register(c_str!("dmabridge_inner"), &INNER_FOPS, ()) {
+        let options = MiscDeviceOptions {
+            name: c_str!("dmabridge_inner"),
+        };
+        match KBox::pin_init(
+            MiscDeviceRegistration::<Inner>::register(options),
+            GFP_KERNEL,
+        ) {
             Ok(_) => {
                 pr_err!("misuse: registration in open accepted\n");
                 Err(EINVAL)
@@ -59,24 +64,29 @@ impl MiscDevice for Opener {
     }
 }
 
-static OPENER_FOPS: Vtable<Opener> = Vtable::new(&THIS_MODULE);
-
 struct MisuseMiscOpen {
     _opener: Pin<KBox<MiscDeviceRegistration<Opener>>>,
 }
 
 impl kernel::Module for MisuseMiscOpen {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let dropped =
-            MiscDeviceRegistration::register(c_str!("dmabridge_dropped"), &INNER_FOPS, ())?;
+        let options = MiscDeviceOptions {
+            name: c_str!("dmabridge_dropped"),
+        };
+        let dropped = KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?;
         let shared = KBox::pin_init(
             pin_init!(Shared {
                 held <- new_mutex!(Some(dropped)),
             }),
             GFP_KERNEL,
         )?;
-        let opener =
-            MiscDeviceRegistration::register(c_str!("dmabridge_opener"), &OPENER_FOPS, shared)?;
+        let options = MiscDeviceOptions {
+            name: c_str!("dmabridge_opener"),
+        };
+        let opener = KBox::pin_init(
+            MiscDeviceRegistration::register_with_data(options, shared),
+            GFP_KERNEL,
+        )?;
         Ok(MisuseMiscOpen { _opener: opener })
     }
 }

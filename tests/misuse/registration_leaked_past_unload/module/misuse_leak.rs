@@ -9,23 +9,22 @@ use kernel::{
     c_str,
     device::Core,
     driver::Registration,
-    miscdevice::{MiscDevice, MiscDeviceRegistration, Vtable},
+    fs::File,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     pci,
     prelude::*,
 };
 
 struct Leaked;
 
+#[vtable]
 impl MiscDevice for Leaked {
-    type Data = ();
     type Ptr = ();
 
-    fn open(_data: &()) -> Result {
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result {
         Ok(())
     }
 }
-
-static FOPS: Vtable<Leaked> = Vtable::new(&THIS_MODULE);
 
 /// A driver for a device nobody has: it only needs to be registered.
 struct NoDevice;
@@ -53,10 +52,12 @@ struct MisuseLeak;
 
 impl kernel::Module for MisuseLeak {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        core::mem::forget(MiscDeviceRegistration::register(
-            c_str!("dmabridge_leak"),
-            &FOPS,
-            (),
+        let options = MiscDeviceOptions {
+            name: c_str!("dmabridge_leak"),
+        };
+        core::mem::forget(KBox::pin_init(
+            MiscDeviceRegistration::<Leaked>::register(options),
+            GFP_KERNEL,
         )?);
         core::mem::forget(Registration::<pci::Adapter<NoDevice>>::new(
             c_str!("misuse_leak"),
