@@ -21,15 +21,18 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/limits.h>
+#include <linux/math.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
+#include <linux/overflow.h>
 #include <linux/preempt.h>
 #include <linux/ratelimit.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
 #include <linux/workqueue.h>
 
 /* Mirrored by `kernel::module_bound::Node` (`#[repr(C)]`). */
@@ -160,7 +163,10 @@ static struct dmabridge_tracked *dmabridge_take_one(struct module *mod)
 struct dmabridge_fops {
 	struct list_head node;
 	const struct file_operations *tmpl;
-	struct file_operations fops;	/* const once listed */
+	struct module *owner;
+	/* The copy, in @buf: written once here, then read only. */
+	const struct file_operations *fops;
+	unsigned long buf[];
 };
 
 /* Guarded by dmabridge_tracked_lock. */
@@ -171,8 +177,7 @@ static LIST_HEAD(dmabridge_fops_kept);
 /*
  * The copy of @tmpl to register, in @fops, and its owner, in @owner (read
  * under the lock: the copy is freed when the owner goes away): -ENOMEM;
- * -ENODEV if the owning
- * module is not live (loading or going away: a module whose init fails is
+ * -ENODEV if the owning module is not live (loading or going away: a module whose init fails is
  * freed whatever its reference count); -EINVAL if the template and its
  * open callback are not in the same module.
  */
@@ -197,22 +202,26 @@ int rust_helper_dmabridge_owned_fops(const struct file_operations *tmpl,
 		goto out;
 	list_for_each_entry(f, &dmabridge_fops_list, node) {
 		if (f->tmpl == tmpl) {
-			*fops = &f->fops;
+			*fops = f->fops;
 			*owner = mod;
 			goto out;
 		}
 	}
-	f = kmalloc(sizeof(*f), GFP_KERNEL);
+	f = kmalloc(struct_size(f, buf, DIV_ROUND_UP(sizeof(*tmpl), sizeof(long))),
+		    GFP_KERNEL);
 	if (!f || (mod && dmabridge_note_user(mod))) {
 		kfree(f);
 		ret = -ENOMEM;
 		goto out;
 	}
 	f->tmpl = tmpl;
-	f->fops = *tmpl;
-	f->fops.owner = mod;
+	f->owner = mod;
+	memcpy(f->buf, tmpl, sizeof(*tmpl));
+	memcpy((char *)f->buf + offsetof(const struct file_operations, owner),
+	       &mod, sizeof(mod));
+	f->fops = (const struct file_operations *)f->buf;
 	list_add(&f->node, &dmabridge_fops_list);
-	*fops = &f->fops;
+	*fops = f->fops;
 	*owner = mod;
 out:
 	mutex_unlock(&dmabridge_tracked_lock);
@@ -252,7 +261,7 @@ static void dmabridge_fops_forget(struct module *mod)
 	}
 	mutex_lock(&dmabridge_tracked_lock);
 	list_for_each_entry_safe(f, next, &dmabridge_fops_list, node) {
-		if (f->fops.owner != mod)
+		if (f->owner != mod)
 			continue;
 		/* Off the lookup list either way: a later module may reuse @tmpl. */
 		if (keep) {
