@@ -64,6 +64,16 @@ kunit_module() {
 	fi
 }
 
+# pci_find_class CLASS: the sysfs folder of the first PCI device of CLASS.
+pci_find_class() {
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat $d/class)" = "$1" ]; then
+			echo "$d"
+			return 0
+		fi
+	done
+}
+
 # pci_find VENDOR DEVICE: the sysfs folder of the first matching PCI device.
 pci_find() {
 	for d in /sys/bus/pci/devices/*; do

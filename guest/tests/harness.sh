@@ -13,9 +13,7 @@ ktap_plan 11
 edu=$(pci_find 0x1234 0x11e8)
 ktap_check edu_device_present test -n "$edu"
 ktap_check edu_bar0_is_1MiB test "$(bar0_size "$edu")" = 1048576
-nvme=$(for d in /sys/bus/pci/devices/*; do
-	[ "$(cat "$d/class")" = 0x010802 ] && echo "$d"
-done)
+nvme=$(pci_find_class 0x010802)
 ktap_check nvme_controller_present test -n "$nvme"
 ktap_check dma_api_debug_enabled test -r /sys/kernel/debug/dma-api/error_count
 ktap_check kasan_enabled sh -c "dmesg | grep -q KernelAddressSanitizer"

@@ -141,3 +141,8 @@ void rust_helper_dmabridge_stop_bus_master(struct device *dev)
 	if (dev_is_pci(dev))
 		pci_clear_master(to_pci_dev(dev));
 }
+
+void rust_helper_dma_rmb(void)
+{
+	dma_rmb();
+}

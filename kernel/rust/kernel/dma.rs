@@ -139,6 +139,19 @@ pub enum DataDirection {
     None = bindings::dma_data_direction_DMA_NONE,
 }
 
+/// Orders the CPU's reads of coherent DMA memory (C `dma_rmb`): reads after
+/// it see what the device wrote no earlier than the reads before it saw.
+///
+/// A driver that polls a device-written flag (an NVMe completion's phase bit,
+/// a descriptor's "done" bit) reads the flag, calls this, then reads the rest
+/// of the entry; without it a weakly ordered CPU (arm64) may return entry
+/// fields older than the flag.
+#[inline]
+pub fn dma_rmb() {
+    // SAFETY: A memory barrier; no memory is accessed.
+    unsafe { bindings::dma_rmb() }
+}
+
 mod private {
     pub trait Sealed {}
 }

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Driver for NVMe controllers (PCI class 0x010802), on dmabridge's bindings.
+//!
+//! It brings a controller up and down as the kernel's `nvme` driver does:
+//! - a controller reset whose waits are bounded by CAP.TO;
+//! - the admin queue, completed by interrupt (MSI-X, else MSI, else INTx),
+//!   with phase-bit completion processing;
+//! - Identify Controller, the active namespace list and Identify Namespace;
+//! - Set Features (Number of Queues), asking for one I/O queue pair per
+//!   possible CPU;
+//! - an orderly shutdown (CC.SHN) at unbind.
+//!
+//! The I/O queues and the block devices build on the block-layer bindings.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use kernel::{
+    c_str, cpu,
+    device::{Bound, Core, Device},
+    devres::Devres,
+    dma::{self, CoherentAllocation, DmaDevice, DmaMask},
+    dma_read, dma_struct, dma_write, irq, new_mutex, pci,
+    prelude::*,
+    sync::{Arc, Completion, Mutex},
+    time::{ktime_ms_delta, Ktime},
+};
+
+/// The controller registers (NVMe base specification, "Controller Registers").
+const REG_CAP: usize = 0x00;
+const REG_VS: usize = 0x08;
+const REG_CC: usize = 0x14;
+const REG_CSTS: usize = 0x1c;
+const REG_AQA: usize = 0x24;
+const REG_ASQ: usize = 0x28;
+const REG_ACQ: usize = 0x30;
+/// The first doorbell; queue `q`'s are at `2q` and `2q + 1` strides from it.
+const REG_DOORBELLS: usize = 0x1000;
+
+const CC_ENABLE: u32 = 1 << 0;
+const CC_SHN_NORMAL: u32 = 1 << 14;
+const CC_SHN_MASK: u32 = 3 << 14;
+/// I/O submission and completion queue entries of 2^6 and 2^4 bytes.
+const CC_IOSQES: u32 = 6 << 16;
+const CC_IOCQES: u32 = 4 << 20;
+const CSTS_RDY: u32 = 1 << 0;
+const CSTS_CFS: u32 = 1 << 1;
+const CSTS_SHST_MASK: u32 = 3 << 2;
+const CSTS_SHST_COMPLETE: u32 = 2 << 2;
+
+const ADMIN_IDENTIFY: u8 = 0x06;
+const ADMIN_SET_FEATURES: u8 = 0x09;
+const CNS_NAMESPACE: u32 = 0x00;
+const CNS_CONTROLLER: u32 = 0x01;
+const CNS_ACTIVE_NSIDS: u32 = 0x02;
+const FEATURE_NUM_QUEUES: u32 = 0x07;
+
+/// The admin queue's depth (the C driver's `NVME_AQ_DEPTH`).
+const ADMIN_DEPTH: u16 = 32;
+/// How long an admin command may take (the C driver's `admin_timeout`).
+const ADMIN_TIMEOUT_MS: u32 = 60_000;
+/// How long a shutdown may take (the C driver's `shutdown_timeout`).
+const SHUTDOWN_TIMEOUT_MS: i64 = 5_000;
+/// The controller's memory page: the C driver's `NVME_CTRL_PAGE_SIZE`.
+const CTRL_PAGE_SIZE: usize = 4096;
+/// The namespaces looked at, at most (one page of the active list).
+const MAX_NAMESPACES: usize = 1024;
+
+/// The registers below the doorbells; doorbells are reached with run-time
+/// checked accesses, since their stride comes from the controller.
+type NvmeBar = pci::Bar<REG_DOORBELLS>;
+
+dma_struct! {
+    /// A submission queue entry (64 bytes).
+    struct Command {
+        /// Opcode, fused and PRP/SGL bits, command identifier.
+        cdw0: u32,
+        nsid: u32,
+        cdw2: u32,
+        cdw3: u32,
+        mptr: u64,
+        prp1: u64,
+        prp2: u64,
+        cdw10: u32,
+        cdw11: u32,
+        cdw12: u32,
+        cdw13: u32,
+        cdw14: u32,
+        cdw15: u32,
+    }
+}
+
+dma_struct! {
+    /// A completion queue entry (16 bytes).
+    struct Cqe {
+        result: u32,
+        result_hi: u32,
+        sq_head: u16,
+        sq_id: u16,
+        cid: u16,
+        /// Bit 0 is the phase; the status field is above it.
+        status: u16,
+    }
+}
+
+impl Command {
+    fn new(opcode: u8, nsid: u32) -> Self {
+        Command {
+            cdw0: opcode as u32,
+            nsid,
+            cdw2: 0,
+            cdw3: 0,
+            mptr: 0,
+            prp1: 0,
+            prp2: 0,
+            cdw10: 0,
+            cdw11: 0,
+            cdw12: 0,
+            cdw13: 0,
+            cdw14: 0,
+            cdw15: 0,
+        }
+    }
+}
+
+/// Waits until `done` holds for CSTS, checking every millisecond for at most
+/// `timeout_ms`; `ENODEV` if the device is gone (all-ones) or reports a fatal
+/// status while enabled, `ETIMEDOUT` when the time is up.
+fn wait_csts(bar: &NvmeBar, timeout_ms: i64, done: impl Fn(u32) -> bool) -> Result<u32> {
+    let start = Ktime::ktime_get();
+    loop {
+        let csts = bar.read32(REG_CSTS);
+        if csts == u32::MAX {
+            return Err(ENODEV);
+        }
+        if done(csts) {
+            return Ok(csts);
+        }
+        if csts & CSTS_CFS != 0 && bar.read32(REG_CC) & CC_ENABLE != 0 {
+            return Err(ENODEV);
+        }
+        if ktime_ms_delta(Ktime::ktime_get(), start) > timeout_ms {
+            return Err(ETIMEDOUT);
+        }
+        kernel::delay::msleep(1);
+    }
+}
+
+/// The admin queue pair (queue 0).
+#[pin_data]
+struct AdminQueue {
+    sq: CoherentAllocation<Command>,
+    cq: CoherentAllocation<Cqe>,
+    /// The submission tail and the next command identifier; held from
+    /// submission to completion, so one command is in flight at a time.
+    #[pin]
+    submit: Mutex<(u16, u16)>,
+    /// The completion head (low 16 bits) and the phase expected there (bit 16);
+    /// only the interrupt handler changes it.
+    head: AtomicU32,
+    /// The last completion: identifier (bits 48..64), status (32..48) and
+    /// result (0..32).
+    last: AtomicU64,
+    #[pin]
+    done: Completion,
+}
+
+/// One controller, shared by the driver and its interrupt handler.
+#[pin_data]
+struct Nvme {
+    #[pin]
+    bar: Devres<NvmeBar>,
+    /// Stops the controller's DMA while it is bound to this driver.
+    master: Devres<pci::BusMaster>,
+    dma: DmaDevice,
+    /// Bytes between two doorbells (CAP.DSTRD); set from CAP before any
+    /// doorbell rings.
+    stride: AtomicUsize,
+    #[pin]
+    admin: AdminQueue,
+    /// Set when the controller stopped answering: later commands fail.
+    dead: AtomicBool,
+}
+
+/// What Identify Controller reported that the driver uses.
+struct ControllerInfo {
+    namespaces: u32,
+    /// Optional Admin Command Support: bit 8 is the Doorbell Buffer Config.
+    oacs: u16,
+    /// Optional NVM Command Support: bit 2 Dataset Management, bit 3 Write Zeroes.
+    oncs: u16,
+    /// Volatile write cache present.
+    vwc: bool,
+}
+
+impl Nvme {
+    /// The offset of doorbell `index` (`2q` for queue `q`'s submission tail,
+    /// `2q + 1` for its completion head).
+    fn doorbell(&self, index: usize) -> usize {
+        REG_DOORBELLS + index * self.stride.load(Ordering::Relaxed)
+    }
+
+    /// Submits `cmd` on the admin queue and waits for its completion;
+    /// returns the completion's result dword. `EIO` with a log line if the
+    /// controller reports an error or completes another command.
+    fn admin_command(&self, mut cmd: Command) -> Result<u32> {
+        if self.dead.load(Ordering::Relaxed) {
+            return Err(EIO);
+        }
+        let q = &self.admin;
+        let mut state = q.submit.lock();
+        let (tail, cid) = *state;
+        let opcode = cmd.cdw0 & 0xff;
+        cmd.cdw0 |= u32::from(cid) << 16;
+        q.done.reinit();
+        dma_write!(q.sq[usize::from(tail)] = cmd)?;
+        let next = (tail + 1) % ADMIN_DEPTH;
+        let db = self.doorbell(0);
+        // `writel` orders the entry's write before the doorbell.
+        self.bar
+            .try_access_with(|bar| bar.try_write32(u32::from(next), db))
+            .ok_or(ENXIO)??;
+        *state = (next, cid.wrapping_add(1));
+        if !q.done.wait_timeout(ADMIN_TIMEOUT_MS) {
+            pr_err!(
+                "admin command 0x{:02x} timed out after {} ms; disabling the controller\n",
+                opcode,
+                ADMIN_TIMEOUT_MS
+            );
+            self.disable_dead();
+            return Err(ETIMEDOUT);
+        }
+        let last = q.last.load(Ordering::Acquire);
+        let (got, status, result) = (
+            (last >> 48) as u16,
+            (last >> 33) as u16 & 0x7fff,
+            last as u32,
+        );
+        if got != cid {
+            pr_err!(
+                "admin completion for command {} while {} was outstanding\n",
+                got,
+                cid
+            );
+            self.disable_dead();
+            return Err(EIO);
+        }
+        if status != 0 {
+            pr_err!(
+                "admin command 0x{:02x} failed: status 0x{:x}\n",
+                opcode,
+                status
+            );
+            return Err(EIO);
+        }
+        Ok(result)
+    }
+
+    /// Stops a controller that misbehaved: no more DMA, no more commands.
+    fn disable_dead(&self) {
+        self.dead.store(true, Ordering::Relaxed);
+        let _ = self.master.try_access_with(|m| m.clear());
+        let _ = self.bar.try_access_with(|bar| {
+            let cc = bar.read32(REG_CC);
+            bar.write32(cc & !CC_ENABLE, REG_CC);
+        });
+    }
+
+    /// Runs an Identify with `cns` for `nsid` into a fresh page and hands its
+    /// bytes to `f`.
+    fn identify<R>(&self, cns: u32, nsid: u32, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let page = CoherentAllocation::<u8>::alloc_coherent(&self.dma, CTRL_PAGE_SIZE, GFP_KERNEL)?;
+        let mut cmd = Command::new(ADMIN_IDENTIFY, nsid);
+        cmd.prp1 = page.dma_handle();
+        cmd.cdw10 = cns;
+        self.admin_command(cmd)?;
+        let mut bytes = KVec::from_elem(0u8, CTRL_PAGE_SIZE, GFP_KERNEL)?;
+        page.access()?.copy_to_slice(0, &mut bytes)?;
+        Ok(f(&bytes))
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// `len` bytes at `at` of an Identify page, as text without its padding.
+fn text(page: &[u8], at: usize, len: usize) -> &str {
+    let field = page.get(at..at + len).unwrap_or(&[]);
+    match core::str::from_utf8(field) {
+        Ok(s) if s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => s.trim_end(),
+        _ => "?",
+    }
+}
+
+fn le16(page: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([page[at], page[at + 1]])
+}
+
+fn le32(page: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([page[at], page[at + 1], page[at + 2], page[at + 3]])
+}
+
+fn le64(page: &[u8], at: usize) -> u64 {
+    u64::from(le32(page, at)) | (u64::from(le32(page, at + 4)) << 32)
+}
+
+struct Handler(Arc<Nvme>);
+
+impl irq::Handler for Handler {
+    fn handle(&self, _dev: &Device<Bound>) -> irq::IrqReturn {
+        let n = &self.0;
+        let q = &n.admin;
+        let Some(bar) = n.bar.try_access() else {
+            return irq::IrqReturn::None;
+        };
+        let state = q.head.load(Ordering::Relaxed);
+        let (mut head, mut phase) = (state as u16, (state >> 16) as u16 & 1);
+        let mut seen = false;
+        loop {
+            let Ok(status) = dma_read!(q.cq[usize::from(head)].status) else {
+                break;
+            };
+            if status & 1 != phase {
+                break;
+            }
+            // The entry's other fields were written before its phase bit.
+            dma::dma_rmb();
+            let Ok(entry) = dma_read!(q.cq[usize::from(head)]) else {
+                break;
+            };
+            q.last.store(
+                (u64::from(entry.cid) << 48)
+                    | (u64::from(entry.status) << 32)
+                    | u64::from(entry.result),
+                Ordering::Release,
+            );
+            seen = true;
+            head += 1;
+            if head == ADMIN_DEPTH {
+                head = 0;
+                phase ^= 1;
+            }
+        }
+        if !seen {
+            // Not ours: an INTx line may be shared.
+            return irq::IrqReturn::None;
+        }
+        q.head.store(
+            u32::from(head) | (u32::from(phase) << 16),
+            Ordering::Relaxed,
+        );
+        let _ = bar.try_write32(u32::from(head), n.doorbell(1));
+        q.done.complete_all();
+        irq::IrqReturn::Handled
+    }
+}
+
+/// The driver's per-controller object.
+#[pin_data]
+struct RnvmeDriver {
+    nvme: Arc<Nvme>,
+    #[pin]
+    _irq: irq::Registration<Handler>,
+}
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    (),
+    [(pci::DeviceId::from_class(0x010802, 0xffffff), ())]
+);
+
+/// Disables the controller, sets up the admin queue and enables it again
+/// (the C driver's `nvme_pci_configure_admin_queue`).
+fn configure_admin_queue(n: &Nvme, bar: &NvmeBar, timeout_ms: i64) -> Result {
+    let cc = bar.read32(REG_CC);
+    if cc & CC_ENABLE != 0 {
+        bar.write32(cc & !CC_ENABLE, REG_CC);
+    }
+    wait_csts(bar, timeout_ms, |csts| csts & CSTS_RDY == 0)?;
+    let depth = u32::from(ADMIN_DEPTH - 1);
+    bar.write32(depth | (depth << 16), REG_AQA);
+    bar.write64(n.admin.sq.dma_handle(), REG_ASQ);
+    bar.write64(n.admin.cq.dma_handle(), REG_ACQ);
+    bar.write32(CC_ENABLE | CC_IOSQES | CC_IOCQES, REG_CC);
+    wait_csts(bar, timeout_ms, |csts| csts & CSTS_RDY != 0)?;
+    Ok(())
+}
+
+impl RnvmeDriver {
+    /// Identify Controller, logged as the C driver's sysfs shows it.
+    fn identify_controller(pdev: &pci::Device<Core>, n: &Nvme) -> Result<ControllerInfo> {
+        n.identify(CNS_CONTROLLER, 0, |id| {
+            dev_info!(
+                pdev.as_ref(),
+                "{}, serial {}, firmware {}, {} namespace(s)\n",
+                text(id, 24, 40),
+                text(id, 4, 20),
+                text(id, 64, 8),
+                le32(id, 516)
+            );
+            ControllerInfo {
+                namespaces: le32(id, 516),
+                oacs: le16(id, 256),
+                oncs: le16(id, 520),
+                vwc: id[525] & 1 != 0,
+            }
+        })
+    }
+
+    /// The active namespaces (the list CNS 02h gives), each identified.
+    fn scan_namespaces(pdev: &pci::Device<Core>, n: &Nvme, info: &ControllerInfo) -> Result<u32> {
+        let mut nsids = KVec::new();
+        n.identify(CNS_ACTIVE_NSIDS, 0, |list| -> Result {
+            for i in 0..MAX_NAMESPACES {
+                match le32(list, 4 * i) {
+                    0 => break,
+                    nsid if nsid <= info.namespaces => nsids.push(nsid, GFP_KERNEL)?,
+                    nsid => dev_warn!(pdev.as_ref(), "namespace {} beyond NN ignored\n", nsid),
+                }
+            }
+            Ok(())
+        })??;
+        let mut usable = 0;
+        for &nsid in nsids.iter() {
+            let (blocks, shift) = n.identify(CNS_NAMESPACE, nsid, |id| {
+                let format = usize::from(id[26] & 0xf);
+                (
+                    le64(id, 0),
+                    id.get(128 + 4 * format + 2).copied().unwrap_or(0),
+                )
+            })?;
+            if !(9..=12).contains(&shift) || blocks == 0 {
+                dev_warn!(
+                    pdev.as_ref(),
+                    "nsid {}: block size 2^{} or {} blocks unsupported; ignored\n",
+                    nsid,
+                    shift,
+                    blocks
+                );
+                continue;
+            }
+            dev_info!(
+                pdev.as_ref(),
+                "nsid {}: {} blocks of {} bytes\n",
+                nsid,
+                blocks,
+                1u32 << shift
+            );
+            usable += 1;
+        }
+        Ok(usable)
+    }
+
+    /// Set Features (Number of Queues): asks for one I/O queue pair per
+    /// possible CPU, returns how many the controller grants.
+    fn set_queue_count(n: &Nvme) -> Result<u32> {
+        let want = cpu::nr_cpu_ids().clamp(1, 0xffff);
+        let mut cmd = Command::new(ADMIN_SET_FEATURES, 0);
+        cmd.cdw10 = FEATURE_NUM_QUEUES;
+        cmd.cdw11 = (want - 1) | ((want - 1) << 16);
+        let result = n.admin_command(cmd)?;
+        let granted = (result & 0xffff).min(result >> 16) + 1;
+        Ok(granted.min(want))
+    }
+
+    /// Asks the controller to shut down (CC.SHN) and waits, bounded, for it.
+    fn shutdown(pdev: &pci::Device<Core>, n: &Nvme) {
+        let r = n.bar.try_access_with(|bar| {
+            let cc = bar.read32(REG_CC);
+            bar.write32((cc & !CC_SHN_MASK) | CC_SHN_NORMAL, REG_CC);
+            wait_csts(bar, SHUTDOWN_TIMEOUT_MS, |csts| {
+                csts & CSTS_SHST_MASK == CSTS_SHST_COMPLETE
+            })
+        });
+        match r {
+            Some(Ok(_)) => dev_info!(pdev.as_ref(), "controller shut down\n"),
+            Some(Err(e)) => dev_warn!(pdev.as_ref(), "controller did not shut down: {:?}\n", e),
+            None => {}
+        }
+    }
+}
+
+impl pci::Driver for RnvmeDriver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = &PCI_TABLE;
+
+    fn probe(pdev: &pci::Device<Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())?;
+        let master = pdev.bus_master()?;
+        let sq = CoherentAllocation::alloc_coherent(&dma, ADMIN_DEPTH.into(), GFP_KERNEL)?;
+        let cq = CoherentAllocation::alloc_coherent(&dma, ADMIN_DEPTH.into(), GFP_KERNEL)?;
+        let bar = pdev.iomap_region_sized::<REG_DOORBELLS>(0, c_str!("rnvme"));
+        let nvme: Arc<Nvme> = Arc::pin_init(
+            try_pin_init!(Nvme {
+                bar <- bar,
+                master,
+                dma,
+                stride: AtomicUsize::new(4),
+                admin <- try_pin_init!(AdminQueue {
+                    sq,
+                    cq,
+                    submit <- new_mutex!((0, 0)),
+                    head: AtomicU32::new(1 << 16),
+                    last: AtomicU64::new(0),
+                    done <- Completion::new(),
+                }? Error),
+                dead: AtomicBool::new(false),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        let (cap, vs) = nvme
+            .bar
+            .try_access_with(|bar| (bar.read64(REG_CAP), bar.read32(REG_VS)))
+            .ok_or(ENXIO)?;
+        if cap == u64::MAX {
+            return Err(ENODEV);
+        }
+        // CAP.TO is in units of 500 ms; the C driver waits (TO + 1) of them.
+        let timeout_ms = ((cap >> 24) as i64 & 0xff) + 1;
+        let timeout_ms = timeout_ms * 500;
+        let stride = 4usize << ((cap >> 32) & 0xf);
+        let mpsmin = (cap >> 48) & 0xf;
+        let mqes = (cap & 0xffff) + 1;
+        if cap & (1 << 37) == 0 || mpsmin != 0 || mqes < u64::from(ADMIN_DEPTH) {
+            dev_err!(
+                pdev.as_ref(),
+                "unsupported controller: CAP 0x{:016x} (needs the NVM command set, 4 KiB pages, {} entries)\n",
+                cap,
+                ADMIN_DEPTH
+            );
+            return Err(ENODEV);
+        }
+        let bar_len = nvme.bar.try_access_with(|bar| bar.maxsize()).ok_or(ENXIO)?;
+        if REG_DOORBELLS + 2 * stride > bar_len {
+            dev_err!(
+                pdev.as_ref(),
+                "BAR 0 of {} bytes holds no admin doorbells at stride {}\n",
+                bar_len,
+                stride
+            );
+            return Err(ENODEV);
+        }
+        nvme.stride.store(stride, Ordering::Relaxed);
+        dev_info!(
+            pdev.as_ref(),
+            "NVMe {}.{}, CAP 0x{:016x}\n",
+            vs >> 16,
+            (vs >> 8) & 0xff,
+            cap
+        );
+        // Before the controller is enabled: a controller may bind its admin
+        // completion queue to the interrupt kind in use when it starts (QEMU's
+        // does), as the C driver's `nvme_pci_enable` order assumes.
+        pdev.alloc_irq_vectors(
+            1,
+            1,
+            pci::IrqTypes::MSIX | pci::IrqTypes::MSI | pci::IrqTypes::INTX,
+        )?;
+        nvme.bar
+            .try_access_with(|bar| configure_admin_queue(&nvme, bar, timeout_ms))
+            .ok_or(ENXIO)??;
+
+        let kind = pdev.irq_kind();
+        let handler = Ok(Handler(nvme.clone()));
+        let shared = nvme.clone();
+        let driver: Pin<KBox<Self>> = KBox::pin_init(
+            try_pin_init!(RnvmeDriver {
+                nvme: shared,
+                _irq <- pdev.request_irq(0, irq::Flags::SHARED, c_str!("rnvme"), handler)?,
+            }? Error),
+            GFP_KERNEL,
+        )?;
+
+        let info = Self::identify_controller(pdev, &nvme)?;
+        let namespaces = Self::scan_namespaces(pdev, &nvme, &info)?;
+        let queues = Self::set_queue_count(&nvme)?;
+        dev_info!(
+            pdev.as_ref(),
+            "{} namespace(s) usable; {} I/O queue pair(s) granted; {} interrupt; shadow doorbells {}; write zeroes {}, discard {}, volatile write cache {}\n",
+            namespaces,
+            queues,
+            kind,
+            yes_no(info.oacs & (1 << 8) != 0),
+            yes_no(info.oncs & (1 << 3) != 0),
+            yes_no(info.oncs & (1 << 2) != 0),
+            yes_no(info.vwc)
+        );
+        Ok(driver)
+    }
+
+    fn unbind(pdev: &pci::Device<Core>, this: Pin<&Self>) {
+        Self::shutdown(pdev, &this.nvme);
+    }
+}
+
+kernel::module_pci_driver! {
+    type: RnvmeDriver,
+    name: "rnvme",
+    authors: ["dmabridge"],
+    description: "NVMe controllers (Rust)",
+    license: "GPL v2",
+}
