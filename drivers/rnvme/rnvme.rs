@@ -8,21 +8,30 @@
 //!   with phase-bit completion processing;
 //! - Identify Controller, the active namespace list and Identify Namespace;
 //! - Set Features (Number of Queues), asking for one I/O queue pair per
-//!   possible CPU;
-//! - an orderly shutdown (CC.SHN) at unbind.
-//!
-//! The I/O queues and the block devices build on the block-layer bindings.
+//!   possible CPU, each with its own MSI-X vector where there are enough;
+//! - one block device per namespace (`rnvmeNnM`): reads, writes and flushes,
+//!   with PRP1/PRP2 or a PRP list, completed by interrupt (phase bit, command
+//!   identifiers with a generation, tag to request through the tag set);
+//! - a timed-out request disables the controller and fails every request in
+//!   flight with `EIO`;
+//! - at unbind, an orderly shutdown (CC.SHN), the requests still in flight
+//!   failed with `EIO`, then the disks deleted.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::{
+    block::mq::{
+        gen_disk::{GenDisk, GenDiskBuilder},
+        Command, Operations, Request, RequestMapping, TagSet, TimeoutReturn,
+    },
     c_str, cpu,
     device::{Bound, Core, Device},
     devres::Devres,
     dma::{self, CoherentAllocation, DmaDevice, DmaMask},
-    dma_read, dma_struct, dma_write, irq, new_mutex, pci,
+    dma_read, dma_struct, dma_write, irq, new_mutex, new_spinlock_irq, pci,
     prelude::*,
-    sync::{Arc, Completion, Mutex},
+    sync::{Arc, ArcBorrow, Completion, Mutex, SpinLockIrq},
     time::{ktime_ms_delta, Ktime},
+    types::ARef,
 };
 
 /// The controller registers (NVMe base specification, "Controller Registers").
@@ -71,7 +80,7 @@ type NvmeBar = pci::Bar<REG_DOORBELLS>;
 
 dma_struct! {
     /// A submission queue entry (64 bytes).
-    struct Command {
+    struct NvmeCommand {
         /// Opcode, fused and PRP/SGL bits, command identifier.
         cdw0: u32,
         nsid: u32,
@@ -102,9 +111,9 @@ dma_struct! {
     }
 }
 
-impl Command {
+impl NvmeCommand {
     fn new(opcode: u8, nsid: u32) -> Self {
-        Command {
+        NvmeCommand {
             cdw0: opcode as u32,
             nsid,
             cdw2: 0,
@@ -119,6 +128,39 @@ impl Command {
             cdw14: 0,
             cdw15: 0,
         }
+    }
+}
+
+/// Controller numbers in use (`N` of `rnvmeN`).
+static NUMBERS: AtomicU64 = AtomicU64::new(0);
+
+/// A controller number, given back when dropped.
+struct Number(u32);
+
+impl Number {
+    fn take() -> Result<Self> {
+        let mut used = NUMBERS.load(Ordering::Relaxed);
+        loop {
+            let n = (!used).trailing_zeros();
+            if n >= 64 {
+                return Err(ENOSPC);
+            }
+            match NUMBERS.compare_exchange(
+                used,
+                used | (1 << n),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(Number(n)),
+                Err(now) => used = now,
+            }
+        }
+    }
+}
+
+impl Drop for Number {
+    fn drop(&mut self) {
+        NUMBERS.fetch_and(!(1u64 << self.0), Ordering::AcqRel);
     }
 }
 
@@ -145,18 +187,69 @@ fn wait_csts(bar: &NvmeBar, timeout_ms: i64, done: impl Fn(u32) -> bool) -> Resu
     }
 }
 
+/// A completion queue and where the driver reads it next.
+struct CompletionQueue {
+    ring: CoherentAllocation<Cqe>,
+    depth: u16,
+    /// The head (low 16 bits) and the phase expected there (bit 16); only the
+    /// queue's interrupt handler changes it.
+    head: AtomicU32,
+}
+
+impl CompletionQueue {
+    fn new(dma: &DmaDevice, depth: u16) -> Result<Self> {
+        Ok(CompletionQueue {
+            ring: CoherentAllocation::alloc_coherent(dma, depth.into(), GFP_KERNEL)?,
+            depth,
+            head: AtomicU32::new(1 << 16),
+        })
+    }
+
+    /// Hands each entry the controller posted since the last call to `f`, in
+    /// order; returns the new head for the doorbell, or `None` if there was
+    /// no new entry (the interrupt is not this queue's).
+    fn drain(&self, mut f: impl FnMut(&Cqe)) -> Option<u16> {
+        let state = self.head.load(Ordering::Relaxed);
+        let (mut head, mut phase) = (state as u16, (state >> 16) as u16 & 1);
+        let ring = &self.ring;
+        let mut seen = false;
+        while let Ok(status) = dma_read!(ring[usize::from(head)].status) {
+            if status & 1 != phase {
+                break;
+            }
+            // The entry's other fields were written before its phase bit.
+            dma::dma_rmb();
+            let Ok(entry) = dma_read!(ring[usize::from(head)]) else {
+                break;
+            };
+            f(&entry);
+            seen = true;
+            head += 1;
+            if head == self.depth {
+                head = 0;
+                phase ^= 1;
+            }
+        }
+        if !seen {
+            return None;
+        }
+        self.head.store(
+            u32::from(head) | (u32::from(phase) << 16),
+            Ordering::Relaxed,
+        );
+        Some(head)
+    }
+}
+
 /// The admin queue pair (queue 0).
 #[pin_data]
 struct AdminQueue {
-    sq: CoherentAllocation<Command>,
-    cq: CoherentAllocation<Cqe>,
+    sq: CoherentAllocation<NvmeCommand>,
+    cq: CompletionQueue,
     /// The submission tail and the next command identifier; held from
     /// submission to completion, so one command is in flight at a time.
     #[pin]
     submit: Mutex<(u16, u16)>,
-    /// The completion head (low 16 bits) and the phase expected there (bit 16);
-    /// only the interrupt handler changes it.
-    head: AtomicU32,
     /// The last completion: identifier (bits 48..64), status (32..48) and
     /// result (0..32).
     last: AtomicU64,
@@ -190,6 +283,8 @@ struct ControllerInfo {
     oncs: u16,
     /// Volatile write cache present.
     vwc: bool,
+    /// Maximum data transfer size: 2^MDTS pages, 0 for no limit.
+    mdts: u8,
 }
 
 impl Nvme {
@@ -202,7 +297,7 @@ impl Nvme {
     /// Submits `cmd` on the admin queue and waits for its completion;
     /// returns the completion's result dword. `EIO` with a log line if the
     /// controller reports an error or completes another command.
-    fn admin_command(&self, mut cmd: Command) -> Result<u32> {
+    fn admin_command(&self, mut cmd: NvmeCommand) -> Result<u32> {
         if self.dead.load(Ordering::Relaxed) {
             return Err(EIO);
         }
@@ -269,7 +364,7 @@ impl Nvme {
     /// bytes to `f`.
     fn identify<R>(&self, cns: u32, nsid: u32, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
         let page = CoherentAllocation::<u8>::alloc_coherent(&self.dma, CTRL_PAGE_SIZE, GFP_KERNEL)?;
-        let mut cmd = Command::new(ADMIN_IDENTIFY, nsid);
+        let mut cmd = NvmeCommand::new(ADMIN_IDENTIFY, nsid);
         cmd.prp1 = page.dma_handle();
         cmd.cdw10 = cns;
         self.admin_command(cmd)?;
@@ -308,6 +403,305 @@ fn le64(page: &[u8], at: usize) -> u64 {
     u64::from(le32(page, at)) | (u64::from(le32(page, at + 4)) << 32)
 }
 
+/// An I/O queue pair's depth (entries); it holds one command fewer, so tags
+/// are one fewer.
+const IO_DEPTH: u16 = 256;
+/// PRP list entries per command: a request of `MAX_HW_SECTORS` spans at most
+/// 33 pages, the first in PRP1.
+const PRP_ENTRIES: usize = 64;
+/// The largest request: 128 KiB.
+const MAX_HW_SECTORS: u32 = 256;
+const IO_FLUSH: u8 = 0x00;
+const IO_WRITE: u8 = 0x01;
+const IO_READ: u8 = 0x02;
+const ADMIN_CREATE_SQ: u8 = 0x01;
+const ADMIN_CREATE_CQ: u8 = 0x05;
+/// Command identifiers: the tag in the low 12 bits, a generation above it,
+/// so that a completion for an earlier use of the tag is recognised.
+const CID_TAG_BITS: u16 = 12;
+
+/// A command the controller has not completed yet.
+struct InFlight {
+    /// The request's data, mapped for the controller (none for a flush).
+    _mapping: Option<RequestMapping<NvmeOps>>,
+    generation: u16,
+}
+
+/// What submission and completion share, under the queue's lock.
+struct QueueState {
+    tail: u16,
+    /// Set at unbind or when the controller is disabled: no more submissions.
+    stopped: bool,
+    /// The command in flight for each tag.
+    slots: KVec<Option<InFlight>>,
+    /// The generation of each tag's last command.
+    generations: KVec<u16>,
+}
+
+/// An I/O queue pair.
+#[pin_data]
+struct IoQueue {
+    qid: u16,
+    sq: CoherentAllocation<NvmeCommand>,
+    cq: CompletionQueue,
+    /// The PRP list of each tag: `PRP_ENTRIES` entries from `tag * PRP_ENTRIES`.
+    prps: CoherentAllocation<u64>,
+    #[pin]
+    state: SpinLockIrq<QueueState>,
+}
+
+impl IoQueue {
+    fn new(dma: &DmaDevice, qid: u16) -> Result<impl PinInit<Self, Error>> {
+        let tags = usize::from(IO_DEPTH - 1);
+        let mut slots = KVec::with_capacity(tags, GFP_KERNEL)?;
+        for _ in 0..tags {
+            slots.push(None, GFP_KERNEL)?;
+        }
+        let state = QueueState {
+            tail: 0,
+            stopped: false,
+            slots,
+            generations: KVec::from_elem(0u16, tags, GFP_KERNEL)?,
+        };
+        let sq = CoherentAllocation::alloc_coherent(dma, IO_DEPTH.into(), GFP_KERNEL)?;
+        let cq = CompletionQueue::new(dma, IO_DEPTH)?;
+        let prps = CoherentAllocation::alloc_coherent(dma, tags * PRP_ENTRIES, GFP_KERNEL)?;
+        Ok(try_pin_init!(IoQueue {
+            qid,
+            sq,
+            cq,
+            prps,
+            state <- new_spinlock_irq!(state),
+        }? Error))
+    }
+
+    /// Fills in the data pointers of `cmd` for tag `tag` from `mapping`:
+    /// PRP1, then PRP2 as the second page or as this tag's PRP list.
+    fn set_prps(
+        &self,
+        cmd: &mut NvmeCommand,
+        tag: usize,
+        mapping: &RequestMapping<NvmeOps>,
+    ) -> Result {
+        let page = CTRL_PAGE_SIZE as u64;
+        let mut pages = 0usize;
+        let list = self.prps.access()?;
+        for (addr, len) in mapping.segments() {
+            let end = addr + u64::from(len);
+            let mut at = addr;
+            while at < end {
+                match pages {
+                    0 => cmd.prp1 = at,
+                    n if n <= PRP_ENTRIES => list.write(tag * PRP_ENTRIES + n - 1, at)?,
+                    _ => {
+                        pr_err!("request needs more than {} PRP entries\n", PRP_ENTRIES);
+                        return Err(EIO);
+                    }
+                }
+                pages += 1;
+                at = (at & !(page - 1)) + page;
+            }
+        }
+        cmd.prp2 = match pages {
+            0 | 1 => 0,
+            2 => list.read(tag * PRP_ENTRIES)?,
+            _ => self.prps.dma_handle_with_offset(tag * PRP_ENTRIES)?,
+        };
+        Ok(())
+    }
+
+    /// Takes the command in flight for the completion identifier `cid`, if it
+    /// is one this queue sent; its tag with it.
+    fn take(&self, cid: u16) -> Option<(u32, InFlight)> {
+        let tag = usize::from(cid & ((1 << CID_TAG_BITS) - 1));
+        let generation = cid >> CID_TAG_BITS;
+        self.state.lock_with(|st| {
+            let slot = st.slots.get_mut(tag)?;
+            match slot {
+                Some(f) if f.generation == generation => slot.take().map(|f| (tag as u32, f)),
+                _ => None,
+            }
+        })
+    }
+
+    /// Stops submissions and takes every command in flight, one at a time,
+    /// for `f`.
+    fn cancel(&self, mut f: impl FnMut(u32, InFlight)) {
+        self.state.lock_with(|st| st.stopped = true);
+        while let Some((tag, flight)) = self.state.lock_with(|st| {
+            let (tag, slot) = st.slots.iter_mut().enumerate().find(|(_, s)| s.is_some())?;
+            slot.take().map(|f| (tag as u32, f))
+        }) {
+            f(tag, flight);
+        }
+    }
+}
+
+/// The controller's I/O side: its queues and their tag set.
+struct Controller {
+    nvme: Arc<Nvme>,
+    queues: KVec<Arc<IoQueue>>,
+    tagset: Arc<TagSet<NvmeOps>>,
+    /// Where this controller's block devices are numbered (`rnvmeN`).
+    number: Number,
+}
+
+impl Controller {
+    /// Ends the request of `tag` on I/O queue `qid` (1-based) with `status`,
+    /// once its command is out of flight.
+    fn end(&self, qid: u16, tag: u32, flight: InFlight, status: Result) {
+        // Unmaps the data and gives back the mapping's reference first.
+        drop(flight);
+        let Some(rq) = self.tagset.tag_to_rq(u32::from(qid) - 1, tag) else {
+            pr_err!("queue {} tag {}: no request in flight\n", qid, tag);
+            return;
+        };
+        if Request::end(rq, status).is_err() {
+            pr_err!(
+                "queue {} tag {}: request still referenced; not ended\n",
+                qid,
+                tag
+            );
+        }
+    }
+
+    /// Stops every queue and fails every command in flight with `EIO`.
+    fn cancel_all(&self) {
+        for q in self.queues.iter() {
+            q.cancel(|tag, flight| self.end(q.qid, tag, flight, Err(EIO)));
+        }
+    }
+}
+
+/// A namespace: the queue data of its disk.
+struct Namespace {
+    ctrl: Arc<Controller>,
+    nsid: u32,
+    /// log2 of the block size.
+    shift: u32,
+}
+
+/// The block-layer operations of rnvme's disks.
+struct NvmeOps;
+
+#[vtable]
+impl Operations for NvmeOps {
+    type QueueData = Arc<Namespace>;
+
+    fn queue_rq(ns: ArcBorrow<'_, Namespace>, rq: ARef<Request<Self>>, _is_last: bool) -> Result {
+        let ctrl = &ns.ctrl;
+        let q = ctrl.queues.get(rq.hw_queue() as usize).ok_or(EIO)?;
+        let tag = rq.tag() as usize;
+        let (opcode, mapping) = match rq.command() {
+            Command::Read => (
+                IO_READ,
+                Some(Request::dma_map(&rq, &ctrl.nvme.dma, GFP_ATOMIC)?),
+            ),
+            Command::Write => (
+                IO_WRITE,
+                Some(Request::dma_map(&rq, &ctrl.nvme.dma, GFP_ATOMIC)?),
+            ),
+            Command::Flush => (IO_FLUSH, None),
+            _ => return Err(EIO),
+        };
+        let mut cmd = NvmeCommand::new(opcode, ns.nsid);
+        if let Some(m) = &mapping {
+            let lba = rq.sector() >> (ns.shift - 9);
+            let blocks = rq.bytes() >> ns.shift;
+            if blocks == 0 || blocks > 0x1_0000 {
+                return Err(EIO);
+            }
+            cmd.cdw10 = lba as u32;
+            cmd.cdw11 = (lba >> 32) as u32;
+            cmd.cdw12 = (blocks - 1) | if rq.is_fua() { 1 << 30 } else { 0 };
+            q.set_prps(&mut cmd, tag, m)?;
+        }
+        // The mapping (or, for a flush, the block layer's in-flight count) keeps the request
+        // until its completion ends it.
+        drop(rq);
+        let db = ctrl.nvme.doorbell(2 * usize::from(q.qid));
+        let bar = ctrl.nvme.bar.try_access().ok_or(EIO)?;
+        q.state.lock_with(|st| {
+            if st.stopped {
+                return Err(EIO);
+            }
+            let generation = st.generations.get(tag).ok_or(EIO)?.wrapping_add(1) & 0xf;
+            let slot = st.slots.get_mut(tag).ok_or(EIO)?;
+            if slot.is_some() {
+                pr_err!("queue {} tag {} submitted twice\n", q.qid, tag);
+                return Err(EIO);
+            }
+            cmd.cdw0 |= u32::from(tag as u16 | (generation << CID_TAG_BITS)) << 16;
+            dma_write!(q.sq[usize::from(st.tail)] = cmd)?;
+            let tail = (st.tail + 1) % IO_DEPTH;
+            bar.try_write32(u32::from(tail), db)?;
+            st.tail = tail;
+            st.generations[tag] = generation;
+            *slot = Some(InFlight {
+                _mapping: mapping,
+                generation,
+            });
+            Ok(())
+        })
+    }
+
+    fn commit_rqs(_ns: ArcBorrow<'_, Namespace>) {}
+
+    fn complete(rq: ARef<Request<Self>>) {
+        // Requests are ended in the interrupt handler; none is completed through here.
+        let _ = Request::end_ok(rq);
+    }
+
+    fn timeout(ns: ArcBorrow<'_, Namespace>, rq: ARef<Request<Self>>) -> TimeoutReturn {
+        pr_err!(
+            "nsid {}: request tag {} on queue {} timed out; disabling the controller\n",
+            ns.nsid,
+            rq.tag(),
+            rq.hw_queue() + 1
+        );
+        // Cancelling ends this request too: no reference may be kept.
+        drop(rq);
+        ns.ctrl.nvme.disable_dead();
+        ns.ctrl.cancel_all();
+        TimeoutReturn::Done
+    }
+}
+
+/// The interrupt handler of one I/O queue.
+struct IoHandler {
+    ctrl: Arc<Controller>,
+    queue: Arc<IoQueue>,
+}
+
+impl irq::Handler for IoHandler {
+    fn handle(&self, _dev: &Device<Bound>) -> irq::IrqReturn {
+        let (n, q) = (&self.ctrl.nvme, &self.queue);
+        let Some(bar) = n.bar.try_access() else {
+            return irq::IrqReturn::None;
+        };
+        let head = q.cq.drain(|entry| match q.take(entry.cid) {
+            Some((tag, flight)) => {
+                let status = entry.status >> 1;
+                let result = if status == 0 { Ok(()) } else { Err(EIO) };
+                if status != 0 {
+                    pr_err!("queue {} tag {}: status 0x{:x}\n", q.qid, tag, status);
+                }
+                self.ctrl.end(q.qid, tag, flight, result);
+            }
+            None => pr_err!(
+                "queue {}: completion for command 0x{:x}, which is not in flight\n",
+                q.qid,
+                entry.cid
+            ),
+        });
+        let Some(head) = head else {
+            return irq::IrqReturn::None;
+        };
+        let _ = bar.try_write32(u32::from(head), n.doorbell(2 * usize::from(q.qid) + 1));
+        irq::IrqReturn::Handled
+    }
+}
+
 struct Handler(Arc<Nvme>);
 
 impl irq::Handler for Handler {
@@ -317,54 +711,34 @@ impl irq::Handler for Handler {
         let Some(bar) = n.bar.try_access() else {
             return irq::IrqReturn::None;
         };
-        let state = q.head.load(Ordering::Relaxed);
-        let (mut head, mut phase) = (state as u16, (state >> 16) as u16 & 1);
-        let mut seen = false;
-        loop {
-            let Ok(status) = dma_read!(q.cq[usize::from(head)].status) else {
-                break;
-            };
-            if status & 1 != phase {
-                break;
-            }
-            // The entry's other fields were written before its phase bit.
-            dma::dma_rmb();
-            let Ok(entry) = dma_read!(q.cq[usize::from(head)]) else {
-                break;
-            };
+        let head = q.cq.drain(|entry| {
             q.last.store(
                 (u64::from(entry.cid) << 48)
                     | (u64::from(entry.status) << 32)
                     | u64::from(entry.result),
                 Ordering::Release,
             );
-            seen = true;
-            head += 1;
-            if head == ADMIN_DEPTH {
-                head = 0;
-                phase ^= 1;
-            }
-        }
-        if !seen {
-            // Not ours: an INTx line may be shared.
+        });
+        let Some(head) = head else {
+            // Not ours: the vector or INTx line may be shared.
             return irq::IrqReturn::None;
-        }
-        q.head.store(
-            u32::from(head) | (u32::from(phase) << 16),
-            Ordering::Relaxed,
-        );
+        };
         let _ = bar.try_write32(u32::from(head), n.doorbell(1));
         q.done.complete_all();
         irq::IrqReturn::Handled
     }
 }
 
-/// The driver's per-controller object.
+/// The driver's per-controller object. Fields drop in order: the disks
+/// (already gone after unbind), the interrupts, then the queues.
 #[pin_data]
 struct RnvmeDriver {
-    nvme: Arc<Nvme>,
     #[pin]
-    _irq: irq::Registration<Handler>,
+    disks: Mutex<KVec<GenDisk<NvmeOps>>>,
+    io_irqs: KVec<Pin<KBox<irq::Registration<IoHandler>>>>,
+    admin_irq: Pin<KBox<irq::Registration<Handler>>>,
+    ctrl: Arc<Controller>,
+    nvme: Arc<Nvme>,
 }
 
 kernel::pci_device_table!(
@@ -385,7 +759,7 @@ fn configure_admin_queue(n: &Nvme, bar: &NvmeBar, timeout_ms: i64) -> Result {
     let depth = u32::from(ADMIN_DEPTH - 1);
     bar.write32(depth | (depth << 16), REG_AQA);
     bar.write64(n.admin.sq.dma_handle(), REG_ASQ);
-    bar.write64(n.admin.cq.dma_handle(), REG_ACQ);
+    bar.write64(n.admin.cq.ring.dma_handle(), REG_ACQ);
     bar.write32(CC_ENABLE | CC_IOSQES | CC_IOCQES, REG_CC);
     wait_csts(bar, timeout_ms, |csts| csts & CSTS_RDY != 0)?;
     Ok(())
@@ -408,12 +782,18 @@ impl RnvmeDriver {
                 oacs: le16(id, 256),
                 oncs: le16(id, 520),
                 vwc: id[525] & 1 != 0,
+                mdts: id[77],
             }
         })
     }
 
     /// The active namespaces (the list CNS 02h gives), each identified.
-    fn scan_namespaces(pdev: &pci::Device<Core>, n: &Nvme, info: &ControllerInfo) -> Result<u32> {
+    /// The usable active namespaces: (nsid, blocks, log2 of the block size).
+    fn scan_namespaces(
+        pdev: &pci::Device<Core>,
+        n: &Nvme,
+        info: &ControllerInfo,
+    ) -> Result<KVec<(u32, u64, u32)>> {
         let mut nsids = KVec::new();
         n.identify(CNS_ACTIVE_NSIDS, 0, |list| -> Result {
             for i in 0..MAX_NAMESPACES {
@@ -425,7 +805,7 @@ impl RnvmeDriver {
             }
             Ok(())
         })??;
-        let mut usable = 0;
+        let mut usable = KVec::new();
         for &nsid in nsids.iter() {
             let (blocks, shift) = n.identify(CNS_NAMESPACE, nsid, |id| {
                 let format = usize::from(id[26] & 0xf);
@@ -451,7 +831,7 @@ impl RnvmeDriver {
                 blocks,
                 1u32 << shift
             );
-            usable += 1;
+            usable.push((nsid, blocks, u32::from(shift)), GFP_KERNEL)?;
         }
         Ok(usable)
     }
@@ -460,12 +840,30 @@ impl RnvmeDriver {
     /// possible CPU, returns how many the controller grants.
     fn set_queue_count(n: &Nvme) -> Result<u32> {
         let want = cpu::nr_cpu_ids().clamp(1, 0xffff);
-        let mut cmd = Command::new(ADMIN_SET_FEATURES, 0);
+        let mut cmd = NvmeCommand::new(ADMIN_SET_FEATURES, 0);
         cmd.cdw10 = FEATURE_NUM_QUEUES;
         cmd.cdw11 = (want - 1) | ((want - 1) << 16);
         let result = n.admin_command(cmd)?;
         let granted = (result & 0xffff).min(result >> 16) + 1;
         Ok(granted.min(want))
+    }
+
+    /// Creates I/O queue pair `q` on the controller: its completion queue,
+    /// interrupting on `vector`, then its submission queue.
+    fn create_io_queue(n: &Nvme, q: &IoQueue, vector: u16) -> Result {
+        let size = u32::from(IO_DEPTH - 1) << 16;
+        let mut cmd = NvmeCommand::new(ADMIN_CREATE_CQ, 0);
+        cmd.prp1 = q.cq.ring.dma_handle();
+        cmd.cdw10 = size | u32::from(q.qid);
+        // Physically contiguous, interrupts enabled.
+        cmd.cdw11 = (u32::from(vector) << 16) | 0b11;
+        n.admin_command(cmd)?;
+        let mut cmd = NvmeCommand::new(ADMIN_CREATE_SQ, 0);
+        cmd.prp1 = q.sq.dma_handle();
+        cmd.cdw10 = size | u32::from(q.qid);
+        cmd.cdw11 = (u32::from(q.qid) << 16) | 1;
+        n.admin_command(cmd)?;
+        Ok(())
     }
 
     /// Asks the controller to shut down (CC.SHN) and waits, bounded, for it.
@@ -495,7 +893,7 @@ impl pci::Driver for RnvmeDriver {
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())?;
         let master = pdev.bus_master()?;
         let sq = CoherentAllocation::alloc_coherent(&dma, ADMIN_DEPTH.into(), GFP_KERNEL)?;
-        let cq = CoherentAllocation::alloc_coherent(&dma, ADMIN_DEPTH.into(), GFP_KERNEL)?;
+        let cq = CompletionQueue::new(&dma, ADMIN_DEPTH)?;
         let bar = pdev.iomap_region_sized::<REG_DOORBELLS>(0, c_str!("rnvme"));
         let nvme: Arc<Nvme> = Arc::pin_init(
             try_pin_init!(Nvme {
@@ -507,7 +905,6 @@ impl pci::Driver for RnvmeDriver {
                     sq,
                     cq,
                     submit <- new_mutex!((0, 0)),
-                    head: AtomicU32::new(1 << 16),
                     last: AtomicU64::new(0),
                     done <- Completion::new(),
                 }? Error),
@@ -558,9 +955,9 @@ impl pci::Driver for RnvmeDriver {
         // Before the controller is enabled: a controller may bind its admin
         // completion queue to the interrupt kind in use when it starts (QEMU's
         // does), as the C driver's `nvme_pci_enable` order assumes.
-        pdev.alloc_irq_vectors(
+        let vectors = pdev.alloc_irq_vectors(
             1,
-            1,
+            1 + cpu::nr_cpu_ids().min(0xfffe),
             pci::IrqTypes::MSIX | pci::IrqTypes::MSI | pci::IrqTypes::INTX,
         )?;
         nvme.bar
@@ -569,34 +966,124 @@ impl pci::Driver for RnvmeDriver {
 
         let kind = pdev.irq_kind();
         let handler = Ok(Handler(nvme.clone()));
-        let shared = nvme.clone();
-        let driver: Pin<KBox<Self>> = KBox::pin_init(
-            try_pin_init!(RnvmeDriver {
-                nvme: shared,
-                _irq <- pdev.request_irq(0, irq::Flags::SHARED, c_str!("rnvme"), handler)?,
-            }? Error),
+        let admin_irq = KBox::pin_init(
+            pdev.request_irq(0, irq::Flags::SHARED, c_str!("rnvme"), handler)?,
             GFP_KERNEL,
         )?;
 
         let info = Self::identify_controller(pdev, &nvme)?;
         let namespaces = Self::scan_namespaces(pdev, &nvme, &info)?;
-        let queues = Self::set_queue_count(&nvme)?;
+        let granted = Self::set_queue_count(&nvme)?;
+        // One vector per I/O queue where there are enough, else they share.
+        let io_vectors = vectors.saturating_sub(1).max(1);
+        let nr_io = granted.min(io_vectors).min(u32::from(u16::MAX));
+        let vector_of = |qid: u16| {
+            if vectors > 1 {
+                1 + (u32::from(qid) - 1) % (vectors - 1)
+            } else {
+                0
+            }
+        };
+        let mut queues = KVec::with_capacity(nr_io as usize, GFP_KERNEL)?;
+        for qid in 1..=nr_io as u16 {
+            let q = Arc::pin_init(IoQueue::new(&nvme.dma, qid)?, GFP_KERNEL)?;
+            Self::create_io_queue(&nvme, &q, vector_of(qid) as u16)?;
+            queues.push(q, GFP_KERNEL)?;
+        }
+        let tagset = Arc::pin_init(TagSet::new(nr_io, u32::from(IO_DEPTH - 1), 1), GFP_KERNEL)?;
+        let ctrl = Arc::new(
+            Controller {
+                nvme: nvme.clone(),
+                queues,
+                tagset,
+                number: Number::take()?,
+            },
+            GFP_KERNEL,
+        )?;
+        let mut io_irqs = KVec::with_capacity(nr_io as usize, GFP_KERNEL)?;
+        for q in ctrl.queues.iter() {
+            let handler = Ok(IoHandler {
+                ctrl: ctrl.clone(),
+                queue: q.clone(),
+            });
+            let reg = pdev.request_irq(
+                vector_of(q.qid),
+                irq::Flags::SHARED,
+                c_str!("rnvme"),
+                handler,
+            )?;
+            io_irqs.push(KBox::pin_init(reg, GFP_KERNEL)?, GFP_KERNEL)?;
+        }
         dev_info!(
             pdev.as_ref(),
             "{} namespace(s) usable; {} I/O queue pair(s) granted; {} interrupt; shadow doorbells {}; write zeroes {}, discard {}, volatile write cache {}\n",
-            namespaces,
-            queues,
+            namespaces.len(),
+            granted,
             kind,
             yes_no(info.oacs & (1 << 8) != 0),
             yes_no(info.oncs & (1 << 3) != 0),
             yes_no(info.oncs & (1 << 2) != 0),
             yes_no(info.vwc)
         );
+
+        let mut disks = KVec::with_capacity(namespaces.len(), GFP_KERNEL)?;
+        let max_sectors = match info.mdts {
+            0 => MAX_HW_SECTORS,
+            m => MAX_HW_SECTORS.min((CTRL_PAGE_SIZE as u32 >> 9) << m.min(16)),
+        };
+        for &(nsid, blocks, shift) in namespaces.iter() {
+            let mut builder = GenDiskBuilder::new()
+                .logical_block_size(1 << shift)?
+                .physical_block_size(1 << shift)?
+                .capacity_sectors(blocks << (shift - 9))
+                .max_hw_sectors(max_sectors)?
+                .max_segments(PRP_ENTRIES as u16)?
+                .virt_boundary_mask(CTRL_PAGE_SIZE as u64 - 1)?;
+            if info.vwc {
+                builder = builder.write_cache(true);
+            }
+            let ns = Arc::new(
+                Namespace {
+                    ctrl: ctrl.clone(),
+                    nsid,
+                    shift,
+                },
+                GFP_KERNEL,
+            )?;
+            let disk = builder.build(
+                format_args!("rnvme{}n{}", ctrl.number.0, nsid),
+                ctrl.tagset.clone(),
+                ns,
+            )?;
+            disks.push(disk, GFP_KERNEL)?;
+            dev_info!(
+                pdev.as_ref(),
+                "rnvme{}n{}: {} I/O queue(s)\n",
+                ctrl.number.0,
+                nsid,
+                nr_io
+            );
+        }
+        let driver = KBox::pin_init(
+            try_pin_init!(RnvmeDriver {
+                disks <- new_mutex!(disks),
+                io_irqs,
+                admin_irq,
+                ctrl,
+                nvme,
+            }? Error),
+            GFP_KERNEL,
+        )?;
         Ok(driver)
     }
 
     fn unbind(pdev: &pci::Device<Core>, this: Pin<&Self>) {
+        // The controller completes what it can, then nothing more reaches it:
+        // what is still in flight fails, and the disks go without waiting.
         Self::shutdown(pdev, &this.nvme);
+        this.ctrl.cancel_all();
+        let disks = core::mem::take(&mut *this.disks.lock());
+        drop(disks);
     }
 }
 

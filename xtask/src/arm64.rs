@@ -9,8 +9,8 @@
 //! interrupts, devres, the misc device, unbind/bind cycles), the DMA suite
 //! (`dma_test`, on an edu given 40 address bits: the machine's RAM starts at
 //! 1 GiB, beyond edu's default 28), `guest/arm64/edu_mask.sh` (edu and
-//! edu_c refuse to probe there, cleanly) and the NVMe driver's suite
-//! (`guest/tests/rnvme.sh`). The suites that drive edu through
+//! edu_c refuse to probe there, cleanly) and the NVMe suites (the kernel's
+//! own driver, then rnvme). The suites that drive edu through
 //! `eductl` need that tool built for arm64, which the host's Rust cannot do
 //! yet (no arm64 standard library).
 
@@ -28,6 +28,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("driver_core", "guest/tests/driver_core.sh"),
     ("dma", "guest/tests/dma.sh"),
     ("edu_mask", "guest/arm64/edu_mask.sh"),
+    ("nvme_c", "guest/tests/nvme_c.sh"),
     ("rnvme", "guest/tests/rnvme.sh"),
 ];
 

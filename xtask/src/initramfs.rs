@@ -12,6 +12,13 @@ use std::process::Command;
 
 const BUSYBOX: &str = "/bin/busybox";
 
+/// The kernel's own modules every guest gets in `/lib/modules/`, in load
+/// order: the C NVMe driver, twin of `drivers/rnvme`.
+pub const IN_TREE_MODULES: &[&str] = &[
+    "drivers/nvme/host/nvme-core.ko",
+    "drivers/nvme/host/nvme.ko",
+];
+
 /// What goes into one guest boot.
 pub struct Contents {
     /// Every module available in the guest, as `/lib/modules/<file>`.
@@ -108,7 +115,12 @@ pub fn pack(p: &Project, b: &Built, c: &Contents, name: &str) -> Result<PathBuf>
     if !entries.iter().any(|(g, _, _)| g == "/init") {
         bail!("guest/init is missing");
     }
-    for m in &c.modules {
+    // The kernel's own modules the C twins need, where the flavor builds them.
+    let in_tree = IN_TREE_MODULES
+        .iter()
+        .map(|m| b.out.join(m))
+        .filter(|m| m.exists());
+    for m in c.modules.iter().cloned().chain(in_tree) {
         let file = m.file_name().unwrap_or_default().to_string_lossy();
         entries.push((format!("/lib/modules/{file}"), m.clone(), 0o644));
     }

@@ -87,6 +87,16 @@ pub fn binary(tools: &Tools, arch: Arch) -> &Path {
 /// asks for 40 there.
 pub const EDU_DMA_MASK_ARM64: &str = "0xffffffffff";
 
+/// The size of the data disk behind the second NVMe controller.
+pub const NVME_DATA_BYTES: u64 = 64 << 20;
+
+/// The raw image behind a boot's second NVMe controller (serial
+/// `dmabridge1`): made empty (zeroes) for each boot, next to its log, and
+/// removed after it, so boots never share one.
+fn data_image(opts: &BootOpts) -> PathBuf {
+    opts.log.with_extension("nvme.img")
+}
+
 fn qemu_command(
     tools: &Tools,
     accel: &str,
@@ -94,6 +104,7 @@ fn qemu_command(
     initrd: &Path,
     append: &str,
     memory_mib: u32,
+    data: &Path,
 ) -> Command {
     let mut cmd = Command::new(binary(tools, b.arch));
     match b.arch {
@@ -157,7 +168,14 @@ fn qemu_command(
             "driver=null-co,node-name=nullnvme,size=1073741824,read-zeroes=on",
             "-device",
             "nvme,drive=nullnvme,serial=dmabridge0",
-        ]);
+        ])
+        // Data that goes through a controller comes back: a file-backed one.
+        .arg("-blockdev")
+        .arg(format!(
+            "driver=raw,node-name=datanvme,file.driver=file,file.filename={}",
+            data.display()
+        ))
+        .args(["-device", "nvme,drive=datanvme,serial=dmabridge1"]);
     cmd
 }
 
@@ -175,7 +193,15 @@ fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &Boot
         append.push("nokaslr".to_string());
     }
     append.extend(opts.append.iter().cloned());
-    let mut cmd = qemu_command(tools, accel, b, initrd, &append.join(" "), opts.memory_mib);
+    let mut cmd = qemu_command(
+        tools,
+        accel,
+        b,
+        initrd,
+        &append.join(" "),
+        opts.memory_mib,
+        &data_image(opts),
+    );
     if let Some(port) = opts.gdb_port {
         cmd.args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S"]);
     }
@@ -229,6 +255,25 @@ fn decode(rec: &str) -> Option<Boot> {
 }
 
 fn boot_with(
+    tools: &Tools,
+    accel: &str,
+    b: &Built,
+    initrd: &Path,
+    opts: &BootOpts,
+) -> Result<Boot> {
+    let data = data_image(opts);
+    if let Some(d) = data.parent() {
+        fs::create_dir_all(d)?;
+    }
+    let image = io_ctx(fs::File::create(&data), "cannot create", &data)?;
+    io_ctx(image.set_len(NVME_DATA_BYTES), "cannot size", &data)?;
+    drop(image);
+    let boot = run_qemu(tools, accel, b, initrd, opts);
+    let _ = fs::remove_file(&data);
+    boot
+}
+
+fn run_qemu(
     tools: &Tools,
     accel: &str,
     b: &Built,

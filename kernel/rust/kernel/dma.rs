@@ -51,7 +51,7 @@ mod sg;
 pub use coherent::{__NoDeref, __NotDeref, CoherentAllocation, CoherentView};
 pub use map::{CpuOwned, DeviceOwned, Mapping, Owner};
 pub use pool::{DmaPool, OwnedPoolBlock, PoolBlock};
-pub use sg::{Segments, SgMapping};
+pub use sg::{ForeignSgMapping, Segments, SgMapping};
 
 /// A bus address the device uses to reach memory (C `dma_addr_t`).
 pub type DmaAddress = bindings::dma_addr_t;

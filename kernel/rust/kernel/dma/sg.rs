@@ -3,10 +3,11 @@
 //! Scatter-gather streaming mappings (`dma_map_sgtable`).
 
 use super::{
-    cpu_addr, Binding, DeviceReads, DeviceWrites, Direction, DmaAddress, DmaBuffer, DmaTarget,
+    cpu_addr, Binding, DataDirection, DeviceReads, DeviceWrites, Direction, DmaAddress, DmaBuffer,
+    DmaDevice, DmaTarget, Token,
 };
 use crate::{
-    alloc::{flags::GFP_KERNEL, KVec},
+    alloc::{flags::GFP_KERNEL, Flags, KVec},
     bindings, c_str,
     error::{code::*, to_result, Result},
 };
@@ -220,7 +221,141 @@ impl<D: Direction, B: DmaBuffer> Drop for SgMapping<'_, D, B> {
     }
 }
 
-/// The DMA segments of an [`SgMapping`].
+/// A scatter-gather list over memory that someone else owns (a block
+/// request's pages), mapped for the device.
+///
+/// Made by [`DmaDevice::map_foreign_sg`]; unmapped (with the entry count of
+/// the map, as the C API requires) and its list freed when dropped. It holds
+/// the device's binding, like an owned mapping: unbind stops the device's bus
+/// mastering and waits for it to be dropped.
+///
+/// # Invariants
+///
+/// `sgl` holds `sgl.len()` initialised entries, of which the first `orig`
+/// were filled by the maker and mapped with `dma_map_sg_attrs` on `dev` in
+/// `dir`, giving `nents` DMA segments; they are unmapped only in `drop`.
+/// `_token` keeps `dev` bound until then, unless unbind gave up waiting (the
+/// memory is then leaked with the binding).
+pub struct ForeignSgMapping {
+    sgl: KVec<bindings::scatterlist>,
+    orig: u32,
+    nents: u32,
+    dir: DataDirection,
+    dev: *mut bindings::device,
+    _token: Token,
+}
+
+// SAFETY: The list is owned; the DMA API may be called from any thread.
+unsafe impl Send for ForeignSgMapping {}
+// SAFETY: `&ForeignSgMapping` gives only DMA addresses and lengths.
+unsafe impl Sync for ForeignSgMapping {}
+
+impl ForeignSgMapping {
+    /// The DMA segments to give the device, as `(address, length)`.
+    pub fn segments(&self) -> Segments<'_> {
+        Segments {
+            sg: self.sgl.as_ptr().cast_mut(),
+            left: self.nents,
+            _p: PhantomData,
+        }
+    }
+
+    /// The number of DMA segments.
+    pub fn len(&self) -> u32 {
+        self.nents
+    }
+
+    /// Whether there are no segments (never true of a mapping that exists).
+    pub fn is_empty(&self) -> bool {
+        self.nents == 0
+    }
+
+    /// The direction of the mapping.
+    pub fn direction(&self) -> DataDirection {
+        self.dir
+    }
+}
+
+impl Drop for ForeignSgMapping {
+    fn drop(&mut self) {
+        // SAFETY: Mapped (invariant) and unmapped once, here, with the entry count and direction
+        // of the map; the memory is still valid (the maker's safety contract).
+        unsafe {
+            bindings::dma_unmap_sg_attrs(
+                self.dev,
+                self.sgl.as_mut_ptr(),
+                self.orig as i32,
+                self.dir as _,
+                0,
+            )
+        };
+    }
+}
+
+impl DmaDevice {
+    /// Maps a scatter-gather list of at most `cap` entries that `fill` writes
+    /// (and returns how many it wrote) for the device, in direction `dir`.
+    /// The list is allocated with `flags` (`GFP_ATOMIC` where sleeping is not
+    /// allowed, as in a block driver's `queue_rq`).
+    ///
+    /// `EINVAL` if `cap` is 0, `dir` is [`DataDirection::None`], or `fill`
+    /// reports no entries or more than `cap`; `ENOMEM` if the list cannot be
+    /// allocated or the mapping fails; `ENXIO` once the device is unbound.
+    ///
+    /// # Safety
+    ///
+    /// - `fill` writes at most `cap` entries, from the start of the
+    ///   initialised list it is given, each describing memory the device may
+    ///   access in `dir`;
+    /// - that memory stays valid, and is neither freed nor reused, until the
+    ///   returned mapping is dropped; if it is leaked, for ever.
+    pub unsafe fn map_foreign_sg(
+        &self,
+        cap: u32,
+        dir: DataDirection,
+        flags: Flags,
+        fill: impl FnOnce(*mut bindings::scatterlist) -> u32,
+    ) -> Result<ForeignSgMapping> {
+        if cap == 0 || dir == DataDirection::None {
+            return Err(EINVAL);
+        }
+        let token = Token::new(&self.binding)?;
+        let mut sgl = KVec::with_capacity(cap as usize, flags)?;
+        for _ in 0..cap {
+            sgl.push(bindings::scatterlist::default(), flags)?;
+        }
+        // SAFETY: `sgl` holds `cap` entries.
+        unsafe { bindings::sg_init_table(sgl.as_mut_ptr(), cap) };
+        let orig = fill(sgl.as_mut_ptr());
+        if orig == 0 || orig > cap {
+            crate::pr_err!(
+                "dma: a scatter-gather list of {} entries in {} refused\n",
+                orig,
+                cap
+            );
+            return Err(EINVAL);
+        }
+        let dev = self.binding.raw_dev();
+        // SAFETY: The first `orig` entries describe memory the device may access (the caller's
+        // contract); the device is bound (we hold a token) with its mask set.
+        let nents =
+            unsafe { bindings::dma_map_sg_attrs(dev, sgl.as_mut_ptr(), orig as i32, dir as _, 0) };
+        if nents <= 0 {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: Filled and mapped above; the token keeps the device bound.
+        Ok(ForeignSgMapping {
+            sgl,
+            orig,
+            nents: nents as u32,
+            dir,
+            dev,
+            _token: token,
+        })
+    }
+}
+
+/// The DMA segments of an [`SgMapping`] or a [`ForeignSgMapping`].
 pub struct Segments<'a> {
     sg: *mut bindings::scatterlist,
     left: u32,
