@@ -403,8 +403,8 @@ fn le64(page: &[u8], at: usize) -> u64 {
     u64::from(le32(page, at)) | (u64::from(le32(page, at + 4)) << 32)
 }
 
-/// An I/O queue pair's depth (entries); it holds one command fewer, so tags
-/// are one fewer.
+/// The deepest I/O queue pair (entries; CAP.MQES may allow fewer); a queue
+/// holds one command fewer than its entries, so tags are one fewer.
 const IO_DEPTH: u16 = 256;
 /// PRP list entries per command: a request of `MAX_HW_SECTORS` spans at most
 /// 33 pages, the first in PRP1.
@@ -442,6 +442,8 @@ struct QueueState {
 #[pin_data]
 struct IoQueue {
     qid: u16,
+    /// Entries of each ring.
+    depth: u16,
     sq: CoherentAllocation<NvmeCommand>,
     cq: CompletionQueue,
     /// The PRP list of each tag: `PRP_ENTRIES` entries from `tag * PRP_ENTRIES`.
@@ -451,8 +453,8 @@ struct IoQueue {
 }
 
 impl IoQueue {
-    fn new(dma: &DmaDevice, qid: u16) -> Result<impl PinInit<Self, Error>> {
-        let tags = usize::from(IO_DEPTH - 1);
+    fn new(dma: &DmaDevice, qid: u16, depth: u16) -> Result<impl PinInit<Self, Error>> {
+        let tags = usize::from(depth - 1);
         let mut slots = KVec::with_capacity(tags, GFP_KERNEL)?;
         for _ in 0..tags {
             slots.push(None, GFP_KERNEL)?;
@@ -463,11 +465,12 @@ impl IoQueue {
             slots,
             generations: KVec::from_elem(0u16, tags, GFP_KERNEL)?,
         };
-        let sq = CoherentAllocation::alloc_coherent(dma, IO_DEPTH.into(), GFP_KERNEL)?;
-        let cq = CompletionQueue::new(dma, IO_DEPTH)?;
+        let sq = CoherentAllocation::alloc_coherent(dma, depth.into(), GFP_KERNEL)?;
+        let cq = CompletionQueue::new(dma, depth)?;
         let prps = CoherentAllocation::alloc_coherent(dma, tags * PRP_ENTRIES, GFP_KERNEL)?;
         Ok(try_pin_init!(IoQueue {
             qid,
+            depth,
             sq,
             cq,
             prps,
@@ -593,14 +596,8 @@ impl Operations for NvmeOps {
         let q = ctrl.queues.get(rq.hw_queue() as usize).ok_or(EIO)?;
         let tag = rq.tag() as usize;
         let (opcode, mapping) = match rq.command() {
-            Command::Read => (
-                IO_READ,
-                Some(Request::dma_map(&rq, &ctrl.nvme.dma, GFP_ATOMIC)?),
-            ),
-            Command::Write => (
-                IO_WRITE,
-                Some(Request::dma_map(&rq, &ctrl.nvme.dma, GFP_ATOMIC)?),
-            ),
+            Command::Read => (IO_READ, Some(Request::dma_map(&rq, &ctrl.nvme.dma)?)),
+            Command::Write => (IO_WRITE, Some(Request::dma_map(&rq, &ctrl.nvme.dma)?)),
             Command::Flush => (IO_FLUSH, None),
             _ => return Err(EIO),
         };
@@ -633,7 +630,7 @@ impl Operations for NvmeOps {
             }
             cmd.cdw0 |= u32::from(tag as u16 | (generation << CID_TAG_BITS)) << 16;
             dma_write!(q.sq[usize::from(st.tail)] = cmd)?;
-            let tail = (st.tail + 1) % IO_DEPTH;
+            let tail = (st.tail + 1) % q.depth;
             bar.try_write32(u32::from(tail), db)?;
             st.tail = tail;
             st.generations[tag] = generation;
@@ -807,13 +804,22 @@ impl RnvmeDriver {
         })??;
         let mut usable = KVec::new();
         for &nsid in nsids.iter() {
-            let (blocks, shift) = n.identify(CNS_NAMESPACE, nsid, |id| {
-                let format = usize::from(id[26] & 0xf);
-                (
-                    le64(id, 0),
-                    id.get(128 + 4 * format + 2).copied().unwrap_or(0),
-                )
+            let (blocks, shift, metadata) = n.identify(CNS_NAMESPACE, nsid, |id| {
+                let at = 128 + 4 * usize::from(id[26] & 0xf);
+                (le64(id, 0), id[at + 2], le16(id, at))
             })?;
+            // With metadata the controller would move more than the data
+            // (interleaved) or use MPTR (separate): as the C driver does
+            // without metadata support, such namespaces are left alone.
+            if metadata != 0 {
+                dev_warn!(
+                    pdev.as_ref(),
+                    "nsid {}: {} bytes of metadata per block unsupported; ignored\n",
+                    nsid,
+                    metadata
+                );
+                continue;
+            }
             if !(9..=12).contains(&shift) || blocks == 0 {
                 dev_warn!(
                     pdev.as_ref(),
@@ -851,7 +857,7 @@ impl RnvmeDriver {
     /// Creates I/O queue pair `q` on the controller: its completion queue,
     /// interrupting on `vector`, then its submission queue.
     fn create_io_queue(n: &Nvme, q: &IoQueue, vector: u16) -> Result {
-        let size = u32::from(IO_DEPTH - 1) << 16;
+        let size = u32::from(q.depth - 1) << 16;
         let mut cmd = NvmeCommand::new(ADMIN_CREATE_CQ, 0);
         cmd.prp1 = q.cq.ring.dma_handle();
         cmd.cdw10 = size | u32::from(q.qid);
@@ -891,6 +897,11 @@ impl pci::Driver for RnvmeDriver {
         pdev.enable_device_mem()?;
         pdev.set_master();
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())?;
+        // As the C driver: segments as long as the block layer makes them
+        // (the virtual boundary lifts its limit), and bounce buffers at the
+        // same offset in their page as the data, which PRPs rely on.
+        dma.set_max_seg_size(u32::MAX)?;
+        dma.set_min_align_mask(CTRL_PAGE_SIZE as u32 - 1)?;
         let master = pdev.bus_master()?;
         let sq = CoherentAllocation::alloc_coherent(&dma, ADMIN_DEPTH.into(), GFP_KERNEL)?;
         let cq = CompletionQueue::new(&dma, ADMIN_DEPTH)?;
@@ -984,13 +995,15 @@ impl pci::Driver for RnvmeDriver {
                 0
             }
         };
+        // CAP.MQES + 1 entries at most (at least 32: checked above).
+        let depth = mqes.min(u64::from(IO_DEPTH)) as u16;
         let mut queues = KVec::with_capacity(nr_io as usize, GFP_KERNEL)?;
         for qid in 1..=nr_io as u16 {
-            let q = Arc::pin_init(IoQueue::new(&nvme.dma, qid)?, GFP_KERNEL)?;
+            let q = Arc::pin_init(IoQueue::new(&nvme.dma, qid, depth)?, GFP_KERNEL)?;
             Self::create_io_queue(&nvme, &q, vector_of(qid) as u16)?;
             queues.push(q, GFP_KERNEL)?;
         }
-        let tagset = Arc::pin_init(TagSet::new(nr_io, u32::from(IO_DEPTH - 1), 1), GFP_KERNEL)?;
+        let tagset = Arc::pin_init(TagSet::new(nr_io, u32::from(depth - 1), 1), GFP_KERNEL)?;
         let ctrl = Arc::new(
             Controller {
                 nvme: nvme.clone(),
@@ -1078,12 +1091,23 @@ impl pci::Driver for RnvmeDriver {
     }
 
     fn unbind(pdev: &pci::Device<Core>, this: Pin<&Self>) {
-        // The controller completes what it can, then nothing more reaches it:
-        // what is still in flight fails, and the disks go without waiting.
-        Self::shutdown(pdev, &this.nvme);
+        let alive = !this.nvme.dead.load(Ordering::Relaxed)
+            && this
+                .nvme
+                .bar
+                .try_access_with(|bar| bar.read32(REG_CSTS) != u32::MAX)
+                .unwrap_or(false);
+        if alive {
+            // As the C driver: the disks go first, while the controller still
+            // completes what they flush and what is in flight.
+            drop(core::mem::take(&mut *this.disks.lock()));
+            Self::shutdown(pdev, &this.nvme);
+        }
+        // No more DMA (the controller may not have shut down), then whatever
+        // is still in flight fails: its pages are no longer the device's.
+        this.nvme.disable_dead();
         this.ctrl.cancel_all();
-        let disks = core::mem::take(&mut *this.disks.lock());
-        drop(disks);
+        drop(core::mem::take(&mut *this.disks.lock()));
     }
 }
 

@@ -2,6 +2,8 @@
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/module.h>
+#include <linux/slab.h>
 
 struct request *rust_helper_blk_mq_tag_to_rq(struct blk_mq_tags *tags,
 					     unsigned int tag)
@@ -38,4 +40,55 @@ enum req_op rust_helper_req_op(const struct request *rq)
 bool rust_helper_dmabridge_rq_is_fua(const struct request *rq)
 {
 	return rq->cmd_flags & REQ_FUA;
+}
+
+unsigned long rust_helper_dmabridge_blk_tags_lock(struct blk_mq_tags *tags)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&tags->lock, flags);
+	return flags;
+}
+
+void rust_helper_dmabridge_blk_tags_unlock(struct blk_mq_tags *tags,
+					   unsigned long flags)
+{
+	spin_unlock_irqrestore(&tags->lock, flags);
+}
+
+struct module *rust_helper_dmabridge_module_of(const void *addr)
+{
+	struct module *mod;
+
+	preempt_disable();
+	mod = __module_address((unsigned long)addr);
+	preempt_enable();
+	return mod;
+}
+
+static void dmabridge_free_disk(struct gendisk *disk)
+{
+	kfree(disk->fops);
+}
+
+/*
+ * The operations of a disk of a Rust block driver: only its owner (pinned
+ * while the disk is open) and free_disk, which frees this copy with the disk,
+ * so that the table outlives the module if the disk does.
+ */
+const struct block_device_operations *
+rust_helper_dmabridge_disk_fops(struct module *owner)
+{
+	struct block_device_operations *ops = kzalloc(sizeof(*ops), GFP_KERNEL);
+
+	if (!ops)
+		return NULL;
+	ops->owner = owner;
+	ops->free_disk = dmabridge_free_disk;
+	return ops;
+}
+
+void rust_helper_dmabridge_disk_fops_free(const struct block_device_operations *ops)
+{
+	kfree(ops);
 }

@@ -146,3 +146,21 @@ void rust_helper_dma_rmb(void)
 {
 	dma_rmb();
 }
+
+/* dma_set_max_seg_size() WARNs on a device without DMA parameters. */
+int rust_helper_dmabridge_set_max_seg_size(struct device *dev, unsigned int size)
+{
+	if (!dev->dma_parms)
+		return -EIO;
+	dma_set_max_seg_size(dev, size);
+	return 0;
+}
+
+/* dma_set_min_align_mask() WARNs on a device without DMA parameters. */
+int rust_helper_dmabridge_set_min_align_mask(struct device *dev, unsigned int mask)
+{
+	if (!dev->dma_parms)
+		return -EIO;
+	dma_set_min_align_mask(dev, mask);
+	return 0;
+}

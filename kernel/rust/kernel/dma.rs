@@ -512,6 +512,26 @@ impl DmaDevice {
         })
     }
 
+    /// Sets the longest segment the device takes in one scatter-gather entry
+    /// (C `dma_set_max_seg_size`; 64 KiB unless set). `EIO` if the device
+    /// has no DMA parameters to hold it, `ENXIO` once unbound.
+    pub fn set_max_seg_size(&self, size: u32) -> Result {
+        let _token = Token::new(&self.binding)?;
+        // SAFETY: The device is bound (we hold a token); the helper checks its DMA parameters
+        // and stores the limit there.
+        to_result(unsafe { bindings::dmabridge_set_max_seg_size(self.binding.raw_dev(), size) })
+    }
+
+    /// Keeps the address bits in `mask` when a mapping is bounced through
+    /// swiotlb (C `dma_set_min_align_mask`): a device that addresses memory in
+    /// pages (NVMe's PRPs) needs a bounce slot at the same offset in its page.
+    /// `EIO` if the device has no DMA parameters, `ENXIO` once unbound.
+    pub fn set_min_align_mask(&self, mask: u32) -> Result {
+        let _token = Token::new(&self.binding)?;
+        // SAFETY: As in `set_max_seg_size`.
+        to_result(unsafe { bindings::dmabridge_set_min_align_mask(self.binding.raw_dev(), mask) })
+    }
+
     /// Whether the device is still bound (it may be unbound right after).
     pub fn is_bound(&self) -> bool {
         !self.binding.unbinding.load(Ordering::Relaxed)

@@ -340,14 +340,14 @@ impl DmaDevice {
         // contract); the device is bound (we hold a token) with its mask set.
         let nents =
             unsafe { bindings::dma_map_sg_attrs(dev, sgl.as_mut_ptr(), orig as i32, dir as _, 0) };
-        if nents <= 0 {
+        if nents == 0 {
             return Err(ENOMEM);
         }
         // INVARIANT: Filled and mapped above; the token keeps the device bound.
         Ok(ForeignSgMapping {
             sgl,
             orig,
-            nents: nents as u32,
+            nents,
             dir,
             dev,
             _token: token,
