@@ -79,13 +79,12 @@ static void dmabridge_free_disk(struct gendisk *disk)
 const struct block_device_operations *
 rust_helper_dmabridge_disk_fops(struct module *owner)
 {
-	struct block_device_operations *ops = kzalloc(sizeof(*ops), GFP_KERNEL);
+	const struct block_device_operations tmpl = {
+		.owner = owner,
+		.free_disk = dmabridge_free_disk,
+	};
 
-	if (!ops)
-		return NULL;
-	ops->owner = owner;
-	ops->free_disk = dmabridge_free_disk;
-	return ops;
+	return kmemdup(&tmpl, sizeof(tmpl), GFP_KERNEL);
 }
 
 void rust_helper_dmabridge_disk_fops_free(const struct block_device_operations *ops)

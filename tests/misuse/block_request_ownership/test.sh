@@ -1,21 +1,29 @@
 #!/bin/sh
 # The driver binds edu (for a DmaDevice) and adds /dev/misuseblk. A read is
 # mapped and ended twice while mapped (the end waits for the unmapping); a write's
-# queue_rq fails while keeping its request, which stays in flight until
-# unbind ends it with EIO.
+# queue_rq fails while keeping its request, which stays in flight (the open
+# disk pins the module: rmmod is refused) until unbind ends it with EIO.
 
 . /guest/lib/ktap.sh
 
 edu=$(pci_find 0x1234 0x11e8)
-ktap_plan 6
+slot=${edu##*/}
+ktap_plan 8
 ktap_check module_loads insmod /lib/modules/misuse_block.ko
 ktap_check read_ends_cleanly dd if=/dev/misuseblk of=/dev/null bs=512 count=1 iflag=direct
 rm -f /tmp/wrc
-( dd if=/dev/zero of=/dev/misuseblk bs=512 count=1 oflag=direct 2>/tmp/werr; echo $? > /tmp/wrc ) &
+# conv=fsync: busybox dd may write through the page cache, then the error
+# comes with fsync.
+( dd if=/dev/zero of=/dev/misuseblk bs=512 count=1 oflag=direct conv=fsync 2>/tmp/werr
+  echo $? > /tmp/wrc ) &
 sleep 1
 ktap_check kept_write_still_in_flight test ! -e /tmp/wrc
-ktap_check module_unloads rmmod misuse_block
+# The open disk pins the module: rmmod is refused while dd holds it.
+ktap_check module_pinned_while_disk_open sh -c "! rmmod misuse_block 2>/dev/null"
+ktap_check unbind_ends_kept_write sh -c "echo $slot > /sys/bus/pci/drivers/misuse_block/unbind"
 wait
-ktap_check kept_write_failed_eio sh -c "[ \"\$(cat /tmp/wrc)\" != 0 ] && grep -q 'I/O error' /tmp/werr"
+ktap_check kept_write_failed_eio sh -c "[ \"\$(cat /tmp/wrc)\" != 0 ] &&
+	grep -q -e 'I/O error' -e 'Input/output error' /tmp/werr || { cat /tmp/wrc /tmp/werr; exit 1; }"
 ktap_check driver_unbound test ! -e "$edu/driver"
+ktap_check module_unloads rmmod misuse_block
 ktap_done
