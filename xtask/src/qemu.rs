@@ -273,13 +273,7 @@ fn boot_with(
     boot
 }
 
-fn run_qemu(
-    tools: &Tools,
-    accel: &str,
-    b: &Built,
-    initrd: &Path,
-    opts: &BootOpts,
-) -> Result<Boot> {
+fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Boot> {
     let mut child = command_for(tools, accel, b, initrd, opts)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
