@@ -17,20 +17,21 @@ nvme_data_slot() {
 	echo "$s"
 }
 
-# Data the tests write: 1 MiB, different in every boot.
-nvme_pattern=/tmp/nvme-pattern
+# Scratch files, and the data the tests write: 1 MiB, different in every boot.
+nvme_tmp=${nvme_tmp:-$(mktemp -d)}
+nvme_pattern=$nvme_tmp/pattern
 [ -s $nvme_pattern ] || dd if=/dev/urandom of=$nvme_pattern bs=1M count=1 2>/dev/null
 
 # roundtrip DEV BS COUNT SEEK: writes BS*COUNT bytes of the pattern with
 # O_DIRECT at block SEEK (of BS bytes), reads them back with O_DIRECT and
 # compares.
 roundtrip() {
-	dd if=$nvme_pattern of=/dev/$1 bs=$2 count=$3 seek=$4 oflag=direct conv=notrunc 2>/tmp/dd.err ||
-		{ cat /tmp/dd.err; return 1; }
-	dd if=/dev/$1 of=/tmp/back bs=$2 count=$3 skip=$4 iflag=direct 2>/tmp/dd.err ||
-		{ cat /tmp/dd.err; return 1; }
-	dd if=$nvme_pattern of=/tmp/want bs=$2 count=$3 2>/dev/null
-	cmp /tmp/want /tmp/back
+	dd if=$nvme_pattern of=/dev/$1 bs=$2 count=$3 seek=$4 oflag=direct conv=notrunc 2>$nvme_tmp/dd.err ||
+		{ cat $nvme_tmp/dd.err; return 1; }
+	dd if=/dev/$1 of=$nvme_tmp/back bs=$2 count=$3 skip=$4 iflag=direct 2>$nvme_tmp/dd.err ||
+		{ cat $nvme_tmp/dd.err; return 1; }
+	dd if=$nvme_pattern of=$nvme_tmp/want bs=$2 count=$3 2>/dev/null
+	cmp $nvme_tmp/want $nvme_tmp/back
 }
 
 # sizes DEV: every request size from 512 B to 128 KiB, and 1 MiB (which the
@@ -51,9 +52,9 @@ parallel() {
 	done
 	wait || return 1
 	for cpu in 0 1; do
-		dd if=/dev/$1 of=/tmp/back bs=4096 count=256 skip=$((1024 + cpu * 256)) \
+		dd if=/dev/$1 of=$nvme_tmp/back bs=4096 count=256 skip=$((1024 + cpu * 256)) \
 			iflag=direct 2>/dev/null || return 1
-		cmp $nvme_pattern /tmp/back || return 1
+		cmp $nvme_pattern $nvme_tmp/back || return 1
 	done
 }
 

@@ -57,8 +57,8 @@ c_reads_rust_data() {
 	i=0
 	while [ ! -b /dev/nvme0n1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	ok=0
-	dd if=/dev/nvme0n1 of=/tmp/back bs=512 count=2048 skip=1 iflag=direct 2>/dev/null &&
-		cmp $nvme_pattern /tmp/back && ok=1
+	dd if=/dev/nvme0n1 of=$nvme_tmp/back bs=512 count=2048 skip=1 iflag=direct 2>/dev/null &&
+		cmp $nvme_pattern $nvme_tmp/back && ok=1
 	echo "$dslot" > /sys/bus/pci/drivers/nvme/unbind
 	rmmod nvme nvme-core
 	echo > /sys/bus/pci/devices/$dslot/driver_override

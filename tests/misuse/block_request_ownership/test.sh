@@ -7,23 +7,24 @@
 . /guest/lib/ktap.sh
 
 edu=$(pci_find 0x1234 0x11e8)
+work=$(mktemp -d)
 slot=${edu##*/}
 ktap_plan 8
 ktap_check module_loads insmod /lib/modules/misuse_block.ko
 ktap_check read_ends_cleanly dd if=/dev/misuseblk of=/dev/null bs=512 count=1 iflag=direct
-rm -f /tmp/wrc
+rm -f $work/wrc
 # conv=fsync: busybox dd may write through the page cache, then the error
 # comes with fsync.
-( dd if=/dev/zero of=/dev/misuseblk bs=512 count=1 oflag=direct conv=fsync 2>/tmp/werr
-  echo $? > /tmp/wrc ) &
+( dd if=/dev/zero of=/dev/misuseblk bs=512 count=1 oflag=direct conv=fsync 2>$work/werr
+  echo $? > $work/wrc ) &
 sleep 1
-ktap_check kept_write_still_in_flight test ! -e /tmp/wrc
+ktap_check kept_write_still_in_flight test ! -e $work/wrc
 # The open disk pins the module: rmmod is refused while dd holds it.
 ktap_check module_pinned_while_disk_open sh -c "! rmmod misuse_block 2>/dev/null"
 ktap_check unbind_ends_kept_write sh -c "echo $slot > /sys/bus/pci/drivers/misuse_block/unbind"
 wait
-ktap_check kept_write_failed_eio sh -c "[ \"\$(cat /tmp/wrc)\" != 0 ] &&
-	grep -q -e 'I/O error' -e 'Input/output error' /tmp/werr || { cat /tmp/wrc /tmp/werr; exit 1; }"
+ktap_check kept_write_failed_eio sh -c "[ \"\$(cat $work/wrc)\" != 0 ] &&
+	grep -q -e 'I/O error' -e 'Input/output error' $work/werr || { cat $work/wrc $work/werr; exit 1; }"
 ktap_check driver_unbound test ! -e "$edu/driver"
 ktap_check module_unloads rmmod misuse_block
 ktap_done
