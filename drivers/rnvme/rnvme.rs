@@ -414,6 +414,16 @@ const MAX_HW_SECTORS: u32 = 256;
 const IO_FLUSH: u8 = 0x00;
 const IO_WRITE: u8 = 0x01;
 const IO_READ: u8 = 0x02;
+const IO_WRITE_ZEROES: u8 = 0x08;
+const IO_DSM: u8 = 0x09;
+/// Dataset Management's attribute "deallocate" (CDW11 bit 2): a discard.
+const DSM_DEALLOCATE: u32 = 1 << 2;
+/// Identify Controller ONCS bits: Dataset Management, Write Zeroes.
+const ONCS_DSM: u16 = 1 << 2;
+const ONCS_WRITE_ZEROES: u16 = 1 << 3;
+/// The most logical blocks of one Read, Write or Write Zeroes (NLB is a
+/// 0's based 16-bit field), and of the one range of a discard here.
+const MAX_BLOCKS: u32 = 0x1_0000;
 const ADMIN_CREATE_SQ: u8 = 0x01;
 const ADMIN_CREATE_CQ: u8 = 0x05;
 /// Command identifiers: the tag in the low 12 bits, a generation above it,
@@ -430,6 +440,10 @@ struct InFlight {
 /// What submission and completion share, under the queue's lock.
 struct QueueState {
     tail: u16,
+    /// The tail the doorbell was last written with: submissions that are not
+    /// the last of a batch leave the doorbell to the last one (or to
+    /// `commit_rqs`), as the C driver does.
+    rung: u16,
     /// Set at unbind or when the controller is disabled: no more submissions.
     stopped: bool,
     /// The command in flight for each tag.
@@ -461,6 +475,7 @@ impl IoQueue {
         }
         let state = QueueState {
             tail: 0,
+            rung: 0,
             stopped: false,
             slots,
             generations: KVec::from_elem(0u16, tags, GFP_KERNEL)?,
@@ -511,6 +526,16 @@ impl IoQueue {
             _ => self.prps.dma_handle_with_offset(tag * PRP_ENTRIES)?,
         };
         Ok(())
+    }
+
+    /// Writes the one range of a discard (Dataset Management: context
+    /// attributes, length in blocks, starting LBA; 16 bytes, little-endian)
+    /// into tag `tag`'s PRP list; returns its address.
+    fn set_range(&self, tag: usize, lba: u64, blocks: u32) -> Result<u64> {
+        let list = self.prps.access()?;
+        list.write(tag * PRP_ENTRIES, u64::from(blocks) << 32)?;
+        list.write(tag * PRP_ENTRIES + 1, lba)?;
+        self.prps.dma_handle_with_offset(tag * PRP_ENTRIES)
     }
 
     /// Takes the command in flight for the completion identifier `cid`, if it
@@ -591,7 +616,7 @@ struct NvmeOps;
 impl Operations for NvmeOps {
     type QueueData = Arc<Namespace>;
 
-    fn queue_rq(ns: ArcBorrow<'_, Namespace>, rq: ARef<Request<Self>>, _is_last: bool) -> Result {
+    fn queue_rq(ns: ArcBorrow<'_, Namespace>, rq: ARef<Request<Self>>, is_last: bool) -> Result {
         let ctrl = &ns.ctrl;
         let q = ctrl.queues.get(rq.hw_queue() as usize).ok_or(EIO)?;
         let tag = rq.tag() as usize;
@@ -599,19 +624,36 @@ impl Operations for NvmeOps {
             Command::Read => (IO_READ, Some(Request::dma_map(&rq, &ctrl.nvme.dma)?)),
             Command::Write => (IO_WRITE, Some(Request::dma_map(&rq, &ctrl.nvme.dma)?)),
             Command::Flush => (IO_FLUSH, None),
+            Command::WriteZeroes => (IO_WRITE_ZEROES, None),
+            Command::Discard => (IO_DSM, None),
             _ => return Err(EIO),
         };
         let mut cmd = NvmeCommand::new(opcode, ns.nsid);
-        if let Some(m) = &mapping {
+        if opcode != IO_FLUSH {
             let lba = rq.sector() >> (ns.shift - 9);
             let blocks = rq.bytes() >> ns.shift;
-            if blocks == 0 || blocks > 0x1_0000 {
+            if blocks == 0 || blocks > MAX_BLOCKS {
                 return Err(EIO);
             }
-            cmd.cdw10 = lba as u32;
-            cmd.cdw11 = (lba >> 32) as u32;
-            cmd.cdw12 = (blocks - 1) | if rq.is_fua() { 1 << 30 } else { 0 };
-            q.set_prps(&mut cmd, tag, m)?;
+            match &mapping {
+                Some(m) => {
+                    cmd.cdw10 = lba as u32;
+                    cmd.cdw11 = (lba >> 32) as u32;
+                    cmd.cdw12 = (blocks - 1) | if rq.is_fua() { 1 << 30 } else { 0 };
+                    q.set_prps(&mut cmd, tag, m)?;
+                }
+                None if opcode == IO_WRITE_ZEROES => {
+                    cmd.cdw10 = lba as u32;
+                    cmd.cdw11 = (lba >> 32) as u32;
+                    cmd.cdw12 = blocks - 1;
+                }
+                None => {
+                    // One range (CDW10 NR = 0), in this tag's PRP list, which a discard
+                    // carries no data for.
+                    cmd.cdw11 = DSM_DEALLOCATE;
+                    cmd.prp1 = q.set_range(tag, lba, blocks)?;
+                }
+            }
         }
         // The mapping (or, for a flush, the block layer's in-flight count) keeps the request
         // until its completion ends it.
@@ -631,7 +673,12 @@ impl Operations for NvmeOps {
             cmd.cdw0 |= u32::from(tag as u16 | (generation << CID_TAG_BITS)) << 16;
             dma_write!(q.sq[usize::from(st.tail)] = cmd)?;
             let tail = (st.tail + 1) % q.depth;
-            bar.try_write32(u32::from(tail), db)?;
+            // Ring at the end of a batch, and before the ring could wrap past the tail the
+            // controller knows.
+            if is_last || (tail + 1) % q.depth == st.rung {
+                bar.try_write32(u32::from(tail), db)?;
+                st.rung = tail;
+            }
             st.tail = tail;
             st.generations[tag] = generation;
             *slot = Some(InFlight {
@@ -642,7 +689,22 @@ impl Operations for NvmeOps {
         })
     }
 
-    fn commit_rqs(_ns: ArcBorrow<'_, Namespace>) {}
+    fn commit_rqs(ns: ArcBorrow<'_, Namespace>) {
+        // A batch ended before its last request: ring every queue whose tail the controller
+        // has not been told (the callback does not say which queue).
+        let n = &ns.ctrl.nvme;
+        let Some(bar) = n.bar.try_access() else {
+            return;
+        };
+        for q in ns.ctrl.queues.iter() {
+            let db = n.doorbell(2 * usize::from(q.qid));
+            q.state.lock_with(|st| {
+                if st.tail != st.rung && bar.try_write32(u32::from(st.tail), db).is_ok() {
+                    st.rung = st.tail;
+                }
+            });
+        }
+    }
 
     fn complete(rq: ARef<Request<Self>>) {
         // Requests are ended in the interrupt handler; none is completed through here.
@@ -1034,8 +1096,8 @@ impl pci::Driver for RnvmeDriver {
             granted,
             kind,
             yes_no(info.oacs & (1 << 8) != 0),
-            yes_no(info.oncs & (1 << 3) != 0),
-            yes_no(info.oncs & (1 << 2) != 0),
+            yes_no(info.oncs & ONCS_WRITE_ZEROES != 0),
+            yes_no(info.oncs & ONCS_DSM != 0),
             yes_no(info.vwc)
         );
 
@@ -1054,6 +1116,13 @@ impl pci::Driver for RnvmeDriver {
                 .virt_boundary_mask(CTRL_PAGE_SIZE as u64 - 1)?;
             if info.vwc {
                 builder = builder.write_cache(true);
+            }
+            let most = MAX_BLOCKS << (shift - 9);
+            if info.oncs & ONCS_WRITE_ZEROES != 0 {
+                builder = builder.max_write_zeroes_sectors(most);
+            }
+            if info.oncs & ONCS_DSM != 0 {
+                builder = builder.max_discard_sectors(most);
             }
             let ns = Arc::new(
                 Namespace {

@@ -83,3 +83,11 @@ pci_find() {
 		fi
 	done
 }
+
+# qmp COMMAND ARGS: asks the host to send COMMAND (device_add or device_del)
+# with ARGS (key=value,...) to QEMU's monitor (xtask/src/qmp.rs). The line
+# goes to the console itself, not to the script's output, which a check may
+# be holding back.
+qmp() {
+	echo "dmabridge: qmp $1 $2" > /dev/console
+}

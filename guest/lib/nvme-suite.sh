@@ -4,7 +4,7 @@
 # the Rust driver, nvme0n1 for the kernel's) of the file-backed controller
 # (serial dmabridge1, 64 MiB, empty at boot; the suite never writes its 32 MiB
 # to 32 MiB + 64 KiB). Prints KTAP lines (no plan):
-# 8 tests named PREFIX_*.
+# 22 tests named PREFIX_*.
 
 . /guest/lib/ktap.sh
 
@@ -15,6 +15,14 @@ nvme_data_slot() {
 		[ "$(cat $d/class)" = 0x010802 ] && s=${d##*/}
 	done
 	echo "$s"
+}
+
+# nvme_c_disk NSID: the kernel's nvme disk of namespace NSID (its names
+# follow the order namespaces are scanned in, not their identifiers).
+nvme_c_disk() {
+	for b in /sys/block/nvme*n*; do
+		[ "$(cat $b/nsid 2>/dev/null)" = "$1" ] && echo "${b##*/}"
+	done
 }
 
 # Scratch files, and the data the tests write: 1 MiB, different in every boot.
@@ -58,10 +66,127 @@ parallel() {
 	done
 }
 
+# tool_check NAME TOOL CMD...: ktap_check NAME CMD..., or a skip where the
+# guest lacks TOOL (arm64's has none of the userspace tools built here).
+tool_check() {
+	name=$1
+	tool=$2
+	shift 2
+	if [ -x /usr/bin/$tool ] || [ -x /sbin/$tool ]; then
+		ktap_check "$name" "$@"
+	else
+		ktap_ok "$name # SKIP no $tool in this guest"
+	fi
+}
+
+# write_zeroes DEV: the driver takes write-zeroes requests; 1 MiB of the
+# pattern at 48 MiB, its second 256 KiB zeroed (BLKZEROOUT), read back:
+# zeroes there, the pattern around them.
+write_zeroes() {
+	max=$(cat /sys/block/$1/queue/write_zeroes_max_bytes)
+	[ "$max" -gt 0 ] || { echo "# write_zeroes_max_bytes is $max"; return 1; }
+	dd if=$nvme_pattern of=/dev/$1 bs=1M count=1 seek=48 oflag=direct conv=notrunc 2>/dev/null ||
+		return 1
+	blkzero /dev/$1 $((48 * 1048576 + 262144)) 262144 || return 1
+	dd if=/dev/$1 of=$nvme_tmp/back bs=1M count=1 skip=48 iflag=direct 2>/dev/null || return 1
+	{ head -c 262144 $nvme_pattern; head -c 262144 /dev/zero; tail -c 524288 $nvme_pattern; } \
+		>$nvme_tmp/want
+	cmp $nvme_tmp/want $nvme_tmp/back
+}
+
+# discard DEV: the driver takes discard requests; 1 MiB at 50 MiB discarded.
+discard() {
+	max=$(cat /sys/block/$1/queue/discard_max_bytes)
+	[ "$max" -gt 0 ] || { echo "# discard_max_bytes is $max"; return 1; }
+	blkdiscard -o $((50 * 1048576)) -l 1048576 /dev/$1
+}
+
+# fio_verify DEV RW BS QD: one fio job per CPU, each pinned to its CPU and
+# given its own 2 MiB from 40 MiB on, writes with O_DIRECT through io_uring
+# at queue depth QD, in BS blocks (RW: randwrite or write), then reads
+# everything back and checks each block's crc32c and header (offset, job).
+# Fails on any I/O error, verify error, or a job that moved no data.
+fio_verify() {
+	n=$(nproc)
+	fio --name=verify --filename=/dev/$1 --direct=1 --ioengine=io_uring \
+		--rw=$2 --bs=$3 --iodepth=$4 --numjobs=$n --cpus_allowed=0-$((n - 1)) \
+		--cpus_allowed_policy=split --offset=40M --size=2M --offset_increment=2M \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 \
+		--minimal >$nvme_tmp/fio.out 2>$nvme_tmp/fio.err ||
+		{ cat $nvme_tmp/fio.err $nvme_tmp/fio.out; return 1; }
+	# --minimal: one line per job; field 5 is its error, 6 the KiB read
+	# (the verify pass), 47 the KiB written.
+	# (fio also prints notes on standard output: only the terse lines count.)
+	grep '^3;' $nvme_tmp/fio.out >$nvme_tmp/fio.terse
+	bad=$(awk -F';' '$5 != 0 || $6 != 2048 || $47 != 2048' $nvme_tmp/fio.terse)
+	[ -z "$bad" ] || { echo "# error, or not 2 MiB written and verified:"; cat $nvme_tmp/fio.out; return 1; }
+	jobs=$(wc -l <$nvme_tmp/fio.terse)
+	[ $jobs = $n ] || { echo "# $jobs of $n jobs reported"; return 1; }
+}
+
+# fio_matrix PREFIX DISK: fio_verify at 512 B, 4 KiB and 128 KiB, random and
+# sequential, at queue depths 1 and 32: 12 tests (skipped where the guest
+# has no fio: arm64's).
+fio_matrix() {
+	for rw in randwrite write; do
+		for bs in 512 4k 128k; do
+			for qd in 1 32; do
+				tool_check "$1_fio_verify_${rw}_${bs}_qd$qd" fio fio_verify "$2" $rw $bs $qd
+			done
+		done
+	done
+}
+
 # size_is DEV BYTES
 size_is() {
 	got=$(($(cat /sys/block/$1/size) * 512))
 	[ "$got" = "$2" ] || { echo "# size $got, want $2"; return 1; }
+}
+
+# partition_is DISK: DISK (the controller's second namespace, 32 MiB) has the
+# GUID partition table the host wrote (xtask/src/gpt.rs): one partition,
+# DISKp1, from sector 2048 to 65502; what is written through the partition
+# is read back from the disk at sector 2048.
+partition_is() {
+	part=/sys/block/$1/$1p1
+	[ -e $part ] || { echo "# no $part:"; ls /sys/block/$1; return 1; }
+	[ "$(cat $part/start) $(cat $part/size)" = "2048 63455" ] ||
+		{ echo "# partition at $(cat $part/start), $(cat $part/size) sectors"; return 1; }
+	dd if=$nvme_pattern of=/dev/$1p1 bs=4096 count=4 oflag=direct conv=notrunc 2>/dev/null || return 1
+	dd if=/dev/$1 of=$nvme_tmp/back bs=512 count=32 skip=2048 iflag=direct 2>/dev/null || return 1
+	head -c 16384 $nvme_pattern | cmp - $nvme_tmp/back
+}
+
+# ext4_round_trip PART: a new ext4 filesystem on PART, mounted; files of
+# 1 B to 1 MiB written, unmounted, mounted again and read back; unmounted,
+# and `fsck.ext4 -f` finds it clean.
+ext4_round_trip() {
+	mnt=$nvme_tmp/mnt
+	mkdir -p $mnt
+	mkfs.ext4 -q -F /dev/$1 || return 1
+	mount -t ext4 /dev/$1 $mnt || return 1
+	for n in 1 4095 4096 65537 1048576; do
+		head -c $n $nvme_pattern > $mnt/f$n || { umount $mnt; return 1; }
+	done
+	mkdir $mnt/dir && cp $mnt/f65537 $mnt/dir/copy
+	umount $mnt || return 1
+	mount -t ext4 /dev/$1 $mnt || return 1
+	ok=1
+	for n in 1 4095 4096 65537 1048576; do
+		head -c $n $nvme_pattern | cmp - $mnt/f$n || ok=0
+	done
+	cmp $mnt/f65537 $mnt/dir/copy || ok=0
+	umount $mnt || return 1
+	fsck.ext4 -f -n /dev/$1 || { echo "# fsck.ext4 -f found problems"; return 1; }
+	[ $ok = 1 ]
+}
+
+# nvme_partition_suite PREFIX DISK: the GPT on the second namespace and an
+# ext4 filesystem in its partition (skipped where the guest has no
+# mkfs.ext4: arm64's).
+nvme_partition_suite() {
+	ktap_check "$1_gpt_partition_read" partition_is "$2"
+	tool_check "$1_ext4_mkfs_mount_write_read_fsck" mkfs.ext4 ext4_round_trip "$2p1"
 }
 
 nvme_data_suite() {
@@ -80,4 +205,7 @@ nvme_data_suite() {
 	ktap_check "${p}_write_past_end_fails" sh -c \
 		"! dd if=$nvme_pattern of=/dev/$disk bs=512 count=1 seek=131072 oflag=direct conv=notrunc 2>/dev/null"
 	ktap_check "${p}_last_block_round_trip" roundtrip "$disk" 512 1 131071
+	tool_check "${p}_write_zeroes" blkzero write_zeroes "$disk"
+	ktap_check "${p}_discard" discard "$disk"
+	fio_matrix "$p" "$disk"
 }

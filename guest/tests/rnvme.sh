@@ -55,9 +55,9 @@ c_reads_rust_data() {
 	echo nvme > /sys/bus/pci/devices/$dslot/driver_override
 	insmod /lib/modules/nvme-core.ko && insmod /lib/modules/nvme.ko || return 1
 	i=0
-	while [ ! -b /dev/nvme0n1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	while [ -z "$(nvme_c_disk 1)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	ok=0
-	dd if=/dev/nvme0n1 of=$nvme_tmp/back bs=512 count=2048 skip=1 iflag=direct 2>/dev/null &&
+	dd if=/dev/$(nvme_c_disk 1) of=$nvme_tmp/back bs=512 count=2048 skip=1 iflag=direct 2>/dev/null &&
 		cmp $nvme_pattern $nvme_tmp/back && ok=1
 	echo "$dslot" > /sys/bus/pci/drivers/nvme/unbind
 	rmmod nvme nvme-core
@@ -79,7 +79,7 @@ unbind_during_io() {
 }
 
 dmesg -c > /dev/null
-ktap_plan 21
+ktap_plan 37
 ktap_check rnvme_module_loads insmod /lib/modules/rnvme.ko
 ktap_check rnvme_binds_controller test -e "$drv/$slot"
 ktap_check rnvme_identify_controller once "QEMU NVMe Ctrl, serial dmabridge0, firmware "
@@ -88,6 +88,7 @@ ktap_check rnvme_queue_count_per_cpu once "1 namespace(s) usable; $ncpus I/O que
 ktap_check rnvme_admin_interrupt_msix once "granted; MSI-X interrupt;"
 disk=$(data_disk)
 nvme_data_suite rnvme "$disk"
+nvme_partition_suite rnvme "${disk%n1}n2"
 ktap_check rnvme_data_read_by_c_nvme c_reads_rust_data "$disk"
 disk=$(data_disk)
 ktap_check rnvme_unbind_during_io unbind_during_io "$disk"

@@ -56,6 +56,7 @@ pub fn arm64_tests(p: &Project, t: &mut Tally) -> Result {
             script: None,
             append: Vec::new(),
             timeout,
+            hotplug: false,
         },
     )?;
     judge_named("arm64", &boot, timeout, &manifest, &log, t);

@@ -39,7 +39,7 @@ pub fn samples(log: &str) -> Vec<Sample> {
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
     if n % 2 == 1 {
@@ -74,8 +74,10 @@ pub fn table(samples: &[Sample]) -> Vec<(String, f64, f64, usize)> {
 
 /// `cargo xtask bench dma`.
 pub fn bench(p: &Project, what: &str) -> Result<i32> {
-    if what != "dma" {
-        bail!("no benchmark `{what}` (there is: dma)");
+    match what {
+        "dma" => {}
+        "nvme" => return crate::bench_nvme::bench(p),
+        _ => bail!("no benchmark `{what}` (there are: dma, nvme)"),
     }
     setup::setup(p)?;
     say(

@@ -79,6 +79,8 @@ pub struct RunnerBoot {
     pub script: Option<PathBuf>,
     pub append: Vec<String>,
     pub timeout: Duration,
+    /// Devices in hot-pluggable slots (`BootOpts::hotplug`).
+    pub hotplug: bool,
 }
 
 /// Boots `rb`; returns the boot and where its log is.
@@ -100,6 +102,7 @@ pub fn boot_runner(p: &Project, ready: &Ready, rb: RunnerBoot) -> Result<(Boot, 
     let log = p.build.join(format!("logs/{}.log", rb.name));
     let opts = BootOpts {
         append: rb.append,
+        hotplug: rb.hotplug,
         ..BootOpts::quiet(log.clone(), rb.timeout)
     };
     Ok((qemu::boot(p, &ready.kernel, &initrd, &opts)?, log))
@@ -143,6 +146,7 @@ fn boot_failures(p: &Project, ready: &Ready, c: &Canary) -> Result<Vec<String>> 
                 .map(String::from)
                 .collect(),
             timeout,
+            hotplug: false,
         },
     )?;
     let manifest = match c.get("require") {

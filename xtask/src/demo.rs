@@ -25,7 +25,8 @@ pub fn prepare(p: &Project) -> Result<Ready> {
     setup::setup(p)?;
     let kernel = kernel::build(p, &kernel::TEST)?;
     let modules = modules::build_all(p, &kernel, kernel::TEST.name)?;
-    let tools = userspace::build(p)?;
+    let mut tools = userspace::build(p)?;
+    tools.extend(userspace::storage_tools(p)?);
     Ok(Ready {
         kernel,
         modules,
@@ -120,6 +121,7 @@ pub fn run(p: &Project, args: &RunArgs) -> Result<i32> {
         log: log.clone(),
         memory_mib: args.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB),
         gdb_port,
+        hotplug: false,
     };
     let boot = boot_script(p, &ready, "run", script, &args.drivers, opts)?;
     let code = finished(&boot, timeout, &log)?;

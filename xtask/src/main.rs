@@ -5,6 +5,7 @@
 
 mod arm64;
 mod bench;
+mod bench_nvme;
 mod cache;
 mod canaries;
 mod compare;
@@ -12,6 +13,7 @@ mod debugger;
 mod demo;
 mod evidence;
 mod export;
+mod gpt;
 mod ide;
 mod initramfs;
 mod kernel;
@@ -19,6 +21,7 @@ mod ktap;
 mod misuse;
 mod modules;
 mod qemu;
+mod qmp;
 mod results;
 mod series;
 mod setup;
@@ -164,8 +167,11 @@ fn cli() -> Command {
             plain("bench", "benchmarks against C in the same boot").arg(
                 Arg::new("what")
                     .required(true)
-                    .value_parser(["dma"])
-                    .help("dma: the DMA bindings against direct C calls (benchmark kernel)"),
+                    .value_parser(["dma", "nvme"])
+                    .help(
+                        "dma: the DMA bindings against direct C calls; nvme: rnvme against \
+                         the kernel's nvme under fio (both on the benchmark kernel)",
+                    ),
             ),
         )
         .subcommand(plain(

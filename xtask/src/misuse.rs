@@ -106,6 +106,7 @@ pub fn misuse_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
             script: None,
             append: Vec::new(),
             timeout,
+            hotplug: false,
         },
     )?;
     // Reports the C core prints on a path a case provokes on purpose (e.g.

@@ -33,6 +33,9 @@ pub struct BootOpts {
     /// Start QEMU's gdb stub on this local port, the CPUs stopped until a
     /// debugger continues them.
     pub gdb_port: Option<u16>,
+    /// Hot-pluggable slots with devices in them, which the guest can have
+    /// removed through QEMU's monitor (`hotplug_devices`, `qmp`).
+    pub hotplug: bool,
 }
 
 impl BootOpts {
@@ -46,6 +49,7 @@ impl BootOpts {
             log,
             memory_mib: DEFAULT_MEMORY_MIB,
             gdb_port: None,
+            hotplug: false,
         }
     }
 }
@@ -97,6 +101,20 @@ fn data_image(opts: &BootOpts) -> PathBuf {
     opts.log.with_extension("nvme.img")
 }
 
+/// QEMU's monitor socket of a boot, next to its log (`qmp`).
+fn qmp_socket(opts: &BootOpts) -> PathBuf {
+    opts.log.with_extension("qmp")
+}
+
+/// The size of that controller's second namespace, which holds a GUID
+/// partition table with one partition (`gpt::write_image`).
+pub const NVME_GPT_BYTES: u64 = 32 << 20;
+
+/// The image of that second namespace, made and removed with the first.
+fn gpt_image(opts: &BootOpts) -> PathBuf {
+    opts.log.with_extension("gpt.img")
+}
+
 fn qemu_command(
     tools: &Tools,
     accel: &str,
@@ -105,6 +123,7 @@ fn qemu_command(
     append: &str,
     memory_mib: u32,
     data: &Path,
+    gpt: &Path,
 ) -> Command {
     let mut cmd = Command::new(binary(tools, b.arch));
     match b.arch {
@@ -167,7 +186,10 @@ fn qemu_command(
             "-blockdev",
             "driver=null-co,node-name=nullnvme,size=1073741824,read-zeroes=on",
             "-device",
-            "nvme,drive=nullnvme,serial=dmabridge0",
+            // No shadow doorbells, so that `bench nvme` compares the drivers
+            // with the same doorbell writes (the kernel's nvme uses them
+            // when offered; rnvme does not implement them).
+            "nvme,drive=nullnvme,serial=dmabridge0,dbcs=off",
         ])
         // Data that goes through a controller comes back: a file-backed one.
         .arg("-blockdev")
@@ -175,8 +197,57 @@ fn qemu_command(
             "driver=raw,node-name=datanvme,file.driver=file,file.filename={}",
             data.display()
         ))
-        .args(["-device", "nvme,drive=datanvme,serial=dmabridge1"]);
+        .arg("-blockdev")
+        .arg(format!(
+            "driver=raw,node-name=gptnvme,file.driver=file,file.filename={}",
+            gpt.display()
+        ))
+        .args([
+            "-device",
+            "nvme,id=nvmedata,serial=dmabridge1",
+            "-device",
+            "nvme-ns,drive=datanvme,bus=nvmedata,nsid=1",
+            "-device",
+            "nvme-ns,drive=gptnvme,bus=nvmedata,nsid=2",
+        ]);
     cmd
+}
+
+/// A PCI-to-PCI bridge whose standard hot-plug controller (SHPC, the
+/// kernel's shpchp) serves three slots, each holding a device the guest can
+/// have removed (`device_del` through the monitor on `qmp`): an edu (id
+/// `hpedu`) and two NVMe controllers on null-co (`hpnvme1`, serial
+/// dmabridge2; `hpnvme2`, serial dmabridge3). They are there from boot, so
+/// the suite removes devices and never adds them. Not PCIe root ports: this
+/// kernel's pciehp reports a lockdep cycle on every add and removal.
+fn hotplug_devices(cmd: &mut Command, arch: Arch, qmp: &Path) {
+    cmd.args(["-device", "pci-bridge,id=hp,chassis_nr=1,shpc=on"]);
+    for (i, dev) in [
+        "edu,id=hpedu",
+        "nvme,id=hpnvme1,drive=hpnull1,serial=dmabridge2",
+        "nvme,id=hpnvme2,drive=hpnull2,serial=dmabridge3",
+    ]
+    .iter()
+    .enumerate()
+    {
+        if i > 0 {
+            cmd.arg("-blockdev").arg(format!(
+                "driver=null-co,node-name=hpnull{i},size=268435456,read-zeroes=on"
+            ));
+        }
+        cmd.arg("-device")
+            .arg(format!("{dev},bus=hp,addr={}", i + 1));
+    }
+    cmd.arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp.display()));
+    if arch == Arch::X86_64 {
+        // q35 hot-plugs behind bridges through ACPI by default; this kernel
+        // has no ACPI: the bridge's own hot-plug controller instead.
+        cmd.args([
+            "-global",
+            "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+        ]);
+    }
 }
 
 /// The whole QEMU command of a boot.
@@ -201,7 +272,11 @@ fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &Boot
         &append.join(" "),
         opts.memory_mib,
         &data_image(opts),
+        &gpt_image(opts),
     );
+    if opts.hotplug {
+        hotplug_devices(&mut cmd, b.arch, &qmp_socket(opts));
+    }
     if let Some(port) = opts.gdb_port {
         cmd.args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S"]);
     }
@@ -221,7 +296,10 @@ fn boot_key(
     let cmd = command_for(tools, accel, b, initrd, opts);
     let mut h = Hasher::new();
     // How the boot is run and its output captured is part of its key.
-    h.str("boot v2").str(include_str!("qemu.rs"));
+    h.str("boot v2")
+        .str(include_str!("qemu.rs"))
+        .str(include_str!("qmp.rs"))
+        .str(include_str!("gpt.rs"));
     let qemu = binary(tools, b.arch);
     let meta = io_ctx(fs::metadata(qemu), "cannot stat", qemu)?;
     h.str(&qemu.display().to_string())
@@ -268,8 +346,12 @@ fn boot_with(
     let image = io_ctx(fs::File::create(&data), "cannot create", &data)?;
     io_ctx(image.set_len(NVME_DATA_BYTES), "cannot size", &data)?;
     drop(image);
+    let gpt = gpt_image(opts);
+    crate::gpt::write_image(&gpt, NVME_GPT_BYTES)?;
     let boot = run_qemu(tools, accel, b, initrd, opts);
     let _ = fs::remove_file(&data);
+    let _ = fs::remove_file(&gpt);
+    let _ = fs::remove_file(qmp_socket(opts));
     boot
 }
 
@@ -308,6 +390,7 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
     let deadline = Instant::now() + opts.timeout;
     let mut log = String::new();
     let mut timed_out = false;
+    let mut monitor: Option<crate::qmp::Monitor> = None;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -324,6 +407,11 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
                 writeln!(file, "{l}")?;
                 log.push_str(&l);
                 log.push('\n');
+                if let Some(req) = crate::qmp::request(&l) {
+                    let answer = qmp_send(&mut monitor, &qmp_socket(opts), req);
+                    writeln!(file, "qmp: {answer}")?;
+                    log.push_str(&format!("qmp: {answer}\n"));
+                }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -337,6 +425,33 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
         log,
         timed_out,
     })
+}
+
+/// Sends a guest's request to QEMU's monitor, connecting on first use;
+/// returns the answer, or what went wrong, for the log.
+fn qmp_send(
+    monitor: &mut Option<crate::qmp::Monitor>,
+    socket: &Path,
+    req: std::result::Result<String, String>,
+) -> String {
+    let json = match req {
+        Ok(json) => json,
+        Err(e) => return e,
+    };
+    if monitor.is_none() {
+        match crate::qmp::Monitor::connect(socket) {
+            Ok(m) => *monitor = Some(m),
+            Err(e) => return format!("cannot connect to {}: {e}", socket.display()),
+        }
+    }
+    match monitor.as_mut().map(|m| m.execute(&json)) {
+        Some(Ok(answer)) => answer,
+        Some(Err(e)) => {
+            *monitor = None;
+            format!("monitor error: {e}")
+        }
+        None => "no monitor".into(),
+    }
 }
 
 /// Chooses KVM only when a real trial boot with it reaches the guest script;

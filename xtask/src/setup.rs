@@ -45,7 +45,10 @@ const PLAIN: &[&str] = &[
     "perl",
     "busybox-static",
     "linux-source-6.12",
-    "fio",
+    // The guest's fio, built from Debian's source (`userspace::fio`).
+    "curl",
+    "libc6-dev",
+    "zlib1g-dev",
 ];
 
 /// The tool paths every kernel and module build uses.
@@ -141,7 +144,7 @@ pub fn debian_uri(sources: &str) -> Option<String> {
     None
 }
 
-fn apt_sources() -> String {
+pub fn apt_sources() -> String {
     let mut all = fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         let mut files: Vec<_> = dir.flatten().map(|e| e.path()).collect();

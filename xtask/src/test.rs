@@ -52,7 +52,7 @@ pub fn libtest_results(pkg: &str, out: &str) -> Vec<TestResult> {
 }
 
 /// The host-side packages: xtask itself and the guest's userspace tools.
-const HOST_PACKAGES: &[&str] = &["xtask", "eductl"];
+const HOST_PACKAGES: &[&str] = &["xtask", "eductl", "blkzero"];
 
 fn host_unit_tests(p: &Project, t: &mut Tally) {
     for pkg in HOST_PACKAGES {
@@ -697,6 +697,7 @@ fn guest(p: &Project, ready: &Ready, only: Option<&[String]>, t: &mut Tally) -> 
                     script: None,
                     append: Vec::new(),
                     timeout,
+                    hotplug: false,
                 },
             )?
         }
@@ -726,6 +727,36 @@ fn guest(p: &Project, ready: &Ready, only: Option<&[String]>, t: &mut Tally) -> 
         let why = c.why;
         t.add(c.name, c.pass, || why);
     }
+    Ok(())
+}
+
+/// The hot-unplug suite (guest/hotplug/hotplug.sh) in its own boot, whose
+/// machine has devices in hot-pluggable slots: removed under I/O from edu,
+/// rnvme and the kernel's nvme. Judged as the main boot, results named
+/// `hotplug.…`.
+fn hotplug(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
+    let manifest = Manifest::parse("hotplug 5\ncheckers 2\n").map_err(crate::util::Error)?;
+    let timeout = Duration::from_secs(600);
+    let start = Instant::now();
+    say("hotplug", "booting with devices in hot-pluggable slots");
+    let (boot, log) = crate::canaries::boot_runner(
+        p,
+        ready,
+        crate::canaries::RunnerBoot {
+            name: "hotplug".into(),
+            modules: ready.modules.iter().map(|m| m.ko.clone()).collect(),
+            tests: vec![("hotplug".into(), p.root.join("guest/hotplug/hotplug.sh"))],
+            script: None,
+            append: Vec::new(),
+            timeout,
+            hotplug: true,
+        },
+    )?;
+    say(
+        "hotplug",
+        &format!("guest run took {}", crate::util::human(start.elapsed())),
+    );
+    judge_named("hotplug", &boot, timeout, &manifest, &log, t);
     Ok(())
 }
 
@@ -811,6 +842,7 @@ pub const STEPS: &[&str] = &[
     "compile_fail",
     "misuse",
     "guest",
+    "hotplug",
     "debugger",
     "evidence",
     "export",
@@ -983,6 +1015,9 @@ pub fn test(p: &Project, args: &[String], fresh: bool) -> Result<i32> {
         guest(p, &ready, None, &mut t)?;
     } else if sel.guest_subset() {
         guest(p, &ready, Some(&sel.scripts), &mut t)?;
+    }
+    if on("hotplug") {
+        hotplug(p, &ready, &mut t)?;
     }
     if on("debugger") {
         crate::debugger::gdb_tests(p, &ready, &mut t)?;

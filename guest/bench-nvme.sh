@@ -1,0 +1,86 @@
+#!/bin/sh
+# `cargo xtask bench nvme`: the null-co controller (serial dmabridge0, no
+# shadow doorbells) driven by rnvme and by the kernel's nvme in turn, several
+# rounds in one boot, the order swapped every round. Each point is a
+# time-based fio run, direct I/O through io_uring, one job per CPU pinned to
+# it; each prints `nvme_bench: DRIVER POINT IOPS`, which the host compares.
+
+rounds=${DMABRIDGE_BENCH_ROUNDS:-5}
+runtime=${DMABRIDGE_BENCH_RUNTIME:-3}
+n=$(nproc)
+
+slot=
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/class)" = 0x010802 ] || continue
+	# The first controller is the null-co one; nothing binds the others.
+	if [ -z "$slot" ]; then slot=${d##*/}; else echo none > $d/driver_override; fi
+done
+[ -n "$slot" ] || { echo "nvme_bench: no NVMe controller"; exit 1; }
+echo none > /sys/bus/pci/devices/$slot/driver_override
+insmod /lib/modules/nvme-core.ko && insmod /lib/modules/nvme.ko &&
+	insmod /lib/modules/rnvme.ko || exit 1
+
+# disk_of DRIVER: the controller's first disk under DRIVER, if it has one.
+disk_of() {
+	if [ "$1" = nvme ]; then
+		for b in /sys/bus/pci/devices/$slot/nvme/nvme*/nvme*n1; do
+			[ -e "$b" ] && echo "${b##*/}"
+		done
+	else
+		dmesg | sed -n "s/.*rnvme $slot: \(rnvme[0-9]*n1\): .*/\1/p" | tail -1
+	fi
+}
+
+# attach DRIVER: binds the controller to DRIVER; prints its disk.
+attach() {
+	dmesg -c >/dev/null
+	echo "$1" > /sys/bus/pci/devices/$slot/driver_override
+	echo "$slot" > /sys/bus/pci/drivers/$1/bind || return 1
+	i=0
+	while [ $i -lt 100 ]; do
+		d=$(disk_of "$1")
+		[ -n "$d" ] && [ -b /dev/$d ] && { echo "$d"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+detach() {
+	echo "$slot" > /sys/bus/pci/drivers/$1/unbind
+	echo none > /sys/bus/pci/devices/$slot/driver_override
+}
+
+# point DRIVER DISK NAME RW BS QD
+point() {
+	out=$(fio --name=bench --filename=/dev/$2 --direct=1 --ioengine=io_uring \
+		--rw=$4 --bs=$5 --iodepth=$6 --numjobs=$n --cpus_allowed=0-$((n - 1)) \
+		--cpus_allowed_policy=split --group_reporting --time_based \
+		--runtime=$runtime --ramp_time=1 --norandommap --randrepeat=0 \
+		--minimal 2>&1) || { echo "nvme_bench: fio failed: $out"; return 1; }
+	# --minimal (group reporting): field 8 is the read IOPS, 49 the write IOPS.
+	iops=$(echo "$out" | awk -F';' '/^3;/ { print $8 + $49 }')
+	echo "nvme_bench: $1 $3 $iops"
+}
+
+run() {
+	disk=$(attach "$1") || { echo "nvme_bench: $1 did not make a disk"; exit 1; }
+	for bs in 512 4k; do
+		for qd in 1 32; do
+			point "$1" "$disk" randread_${bs}_qd$qd randread $bs $qd || exit 1
+			point "$1" "$disk" randwrite_${bs}_qd$qd randwrite $bs $qd || exit 1
+		done
+	done
+	point "$1" "$disk" read_128k_qd32 read 128k 32 || exit 1
+	point "$1" "$disk" write_128k_qd32 write 128k 32 || exit 1
+	detach "$1"
+}
+
+echo "nvme_bench: cpus $n"
+i=0
+while [ $i -lt "$rounds" ]; do
+	i=$((i + 1))
+	echo "nvme_bench: round $i of $rounds"
+	if [ $((i % 2)) = 1 ]; then run rnvme; run nvme; else run nvme; run rnvme; fi
+done
+echo "nvme_bench: done"
