@@ -17,7 +17,9 @@ for d in /sys/bus/pci/devices/*; do
 done
 [ -n "$slot" ] || { echo "nvme_bench: no NVMe controller"; exit 1; }
 echo none > /sys/bus/pci/devices/$slot/driver_override
-insmod /lib/modules/nvme-core.ko && insmod /lib/modules/nvme.ko &&
+# PRP lists on both sides: the C driver would switch to SGLs (which QEMU
+# offers and rnvme does not use) for requests of 32 KiB segments and more.
+insmod /lib/modules/nvme-core.ko && insmod /lib/modules/nvme.ko sgl_threshold=0 &&
 	insmod /lib/modules/rnvme.ko || exit 1
 
 # disk_of DRIVER: the controller's first disk under DRIVER, if it has one.
@@ -60,6 +62,7 @@ point() {
 		--minimal 2>&1) || { echo "nvme_bench: fio failed: $out"; return 1; }
 	# --minimal (group reporting): field 8 is the read IOPS, 49 the write IOPS.
 	iops=$(echo "$out" | awk -F';' '/^3;/ { print $8 + $49 }')
+	[ -n "$iops" ] || { echo "nvme_bench: fio printed no result: $out"; return 1; }
 	echo "nvme_bench: $1 $3 $iops"
 }
 

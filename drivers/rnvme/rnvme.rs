@@ -17,6 +17,11 @@
 //! - at unbind, an orderly shutdown (CC.SHN), the requests still in flight
 //!   failed with `EIO`, then the disks deleted.
 
+// Commands, PRP lists and discard ranges are written in CPU byte order; NVMe's
+// are little-endian.
+#[cfg(target_endian = "big")]
+compile_error!("rnvme supports little-endian CPUs only");
+
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::{
     block::mq::{
@@ -699,7 +704,10 @@ impl Operations for NvmeOps {
         for q in ns.ctrl.queues.iter() {
             let db = n.doorbell(2 * usize::from(q.qid));
             q.state.lock_with(|st| {
-                if st.tail != st.rung && bar.try_write32(u32::from(st.tail), db).is_ok() {
+                if !st.stopped
+                    && st.tail != st.rung
+                    && bar.try_write32(u32::from(st.tail), db).is_ok()
+                {
                     st.rung = st.tail;
                 }
             });
@@ -1117,9 +1125,11 @@ impl pci::Driver for RnvmeDriver {
             if info.vwc {
                 builder = builder.write_cache(true);
             }
+            // Write zeroes within the transfer limit, as the C driver; a discard is one range
+            // of at most 65536 blocks (the controller's DMRSL is not read).
             let most = MAX_BLOCKS << (shift - 9);
             if info.oncs & ONCS_WRITE_ZEROES != 0 {
-                builder = builder.max_write_zeroes_sectors(most);
+                builder = builder.max_write_zeroes_sectors(most.min(max_sectors));
             }
             if info.oncs & ONCS_DSM != 0 {
                 builder = builder.max_discard_sectors(most);

@@ -84,10 +84,10 @@ pci_find() {
 	done
 }
 
-# qmp COMMAND ARGS: asks the host to send COMMAND (device_add or device_del)
-# with ARGS (key=value,...) to QEMU's monitor (xtask/src/qmp.rs). The line
-# goes to the console itself, not to the script's output, which a check may
-# be holding back.
+# qmp COMMAND ARGS: asks the host to send COMMAND (device_del, of a device
+# of the hot-plug machine) with ARGS (id=...) to QEMU's monitor
+# (xtask/src/qmp.rs). The line goes to the console itself, not to the
+# script's output, which a check may be holding back.
 qmp() {
 	echo "dmabridge: qmp $1 $2" > /dev/console
 }

@@ -25,10 +25,14 @@ nvme_c_disk() {
 	done
 }
 
-# Scratch files, and the data the tests write: 1 MiB, different in every boot.
+# Scratch files, and the data the tests write: 1 MiB, different in every boot;
+# and that megabyte with its second 256 KiB zeroed, as the write-zeroes and
+# discard tests expect it back.
 nvme_tmp=${nvme_tmp:-$(mktemp -d)}
 nvme_pattern=$nvme_tmp/pattern
 [ -s $nvme_pattern ] || dd if=/dev/urandom of=$nvme_pattern bs=1M count=1 2>/dev/null
+[ -s $nvme_tmp/holed ] || { head -c 262144 $nvme_pattern; head -c 262144 /dev/zero; tail -c 524288 $nvme_pattern; } \
+	>$nvme_tmp/holed
 
 # roundtrip DEV BS COUNT SEEK: writes BS*COUNT bytes of the pattern with
 # O_DIRECT at block SEEK (of BS bytes), reads them back with O_DIRECT and
@@ -89,16 +93,20 @@ write_zeroes() {
 		return 1
 	blkzero /dev/$1 $((48 * 1048576 + 262144)) 262144 || return 1
 	dd if=/dev/$1 of=$nvme_tmp/back bs=1M count=1 skip=48 iflag=direct 2>/dev/null || return 1
-	{ head -c 262144 $nvme_pattern; head -c 262144 /dev/zero; tail -c 524288 $nvme_pattern; } \
-		>$nvme_tmp/want
-	cmp $nvme_tmp/want $nvme_tmp/back
+	cmp $nvme_tmp/holed $nvme_tmp/back
 }
 
-# discard DEV: the driver takes discard requests; 1 MiB at 50 MiB discarded.
+# discard DEV: the driver takes discard requests; 1 MiB of the pattern at
+# 50 MiB, its second 256 KiB discarded (the controller's file gets a hole
+# there), read back: zeroes there, the pattern around them.
 discard() {
 	max=$(cat /sys/block/$1/queue/discard_max_bytes)
 	[ "$max" -gt 0 ] || { echo "# discard_max_bytes is $max"; return 1; }
-	blkdiscard -o $((50 * 1048576)) -l 1048576 /dev/$1
+	dd if=$nvme_pattern of=/dev/$1 bs=1M count=1 seek=50 oflag=direct conv=notrunc 2>/dev/null ||
+		return 1
+	blkdiscard -o $((50 * 1048576 + 262144)) -l 262144 /dev/$1 || return 1
+	dd if=/dev/$1 of=$nvme_tmp/back bs=1M count=1 skip=50 iflag=direct 2>/dev/null || return 1
+	cmp $nvme_tmp/holed $nvme_tmp/back
 }
 
 # fio_verify DEV RW BS QD: one fio job per CPU, each pinned to its CPU and

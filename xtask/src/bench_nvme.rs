@@ -184,7 +184,9 @@ fn document(points: &[Point], cpus: &str) -> String {
            dropped): the device costs as little as QEMU can make it, so the drivers' \
            differences show. The controller does not offer shadow doorbells \
            (`dbcs=off`): neither driver uses them. Both drivers get one I/O queue pair per \
-           CPU ({cpus}) and one MSI-X vector per queue, and no poll queues.\n\
+           CPU ({cpus}) and one MSI-X vector per queue, and no poll queues. Both build PRP \
+           lists (nvme loaded with `sgl_threshold=0`: QEMU offers SGLs, which rnvme does \
+           not use).\n\
          - fio {fio}, `--direct=1 --ioengine=io_uring`, one job per CPU pinned to it, \
            {RUNTIME_S} s per point after 1 s of ramp. QD is the depth of each job. IOPS are \
            the sum over the jobs.\n\

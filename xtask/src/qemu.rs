@@ -194,7 +194,7 @@ fn qemu_command(
         // Data that goes through a controller comes back: a file-backed one.
         .arg("-blockdev")
         .arg(format!(
-            "driver=raw,node-name=datanvme,file.driver=file,file.filename={}",
+            "driver=raw,node-name=datanvme,discard=unmap,file.driver=file,file.filename={}",
             data.display()
         ))
         .arg("-blockdev")
