@@ -284,10 +284,10 @@ struct EduFile;
 
 /// A buffer of `len <= EDU_BUF_SIZE` zero bytes.
 fn zeroed(len: usize) -> Result<KVec<u8>> {
-    static ZEROS: [u8; EDU_BUF_SIZE] = [0; EDU_BUF_SIZE];
-    let mut v = KVec::with_capacity(len, GFP_KERNEL)?;
-    v.extend_from_slice(ZEROS.get(..len).ok_or(EINVAL)?, GFP_KERNEL)?;
-    Ok(v)
+    if len > EDU_BUF_SIZE {
+        return Err(EINVAL);
+    }
+    Ok(KVec::from_elem(0u8, len, GFP_KERNEL)?)
 }
 
 /// How many of `want` bytes a transfer at `pos` may move.

@@ -98,28 +98,11 @@ pub fn bench(p: &Project, what: &str) -> Result<i32> {
         modules: mods,
         tools: Vec::new(),
     };
-    let log = p.build.join("logs/bench-dma.log");
-    let timeout = Duration::from_secs(1200);
-    let opts = BootOpts::quiet(log.clone(), timeout);
     say(
         "bench",
         "booting: 5 rounds, each loads the Rust then the C module",
     );
-    let boot = demo::boot_script(
-        p,
-        &ready,
-        "bench-dma",
-        p.root.join("guest/bench-dma.sh"),
-        &[],
-        opts,
-    )?;
-    let code = demo::finished(&boot, timeout, &log)?;
-    if code != 0 {
-        bail!(
-            "the benchmark script failed ({code}); console log: {}",
-            log.display()
-        );
-    }
+    let (boot, log) = run_guest(p, &ready, "bench-dma", Duration::from_secs(1200))?;
     let rows = table(&samples(&boot.log));
     if rows.len() < 5 {
         bail!(
@@ -148,6 +131,28 @@ pub fn bench(p: &Project, what: &str) -> Result<i32> {
     println!();
     println!("worst rust/c ratio: {worst:.2}");
     Ok(0)
+}
+
+/// Boots `ready` with `guest/NAME.sh` (console log `build/logs/NAME.log`);
+/// the boot and its log, or an error if the script did not finish with 0.
+pub fn run_guest(
+    p: &Project,
+    ready: &Ready,
+    name: &str,
+    timeout: Duration,
+) -> Result<(crate::qemu::Boot, std::path::PathBuf)> {
+    let log = p.build.join(format!("logs/{name}.log"));
+    let opts = BootOpts::quiet(log.clone(), timeout);
+    let script = p.root.join(format!("guest/{name}.sh"));
+    let boot = demo::boot_script(p, ready, name, script, &[], opts)?;
+    let code = demo::finished(&boot, timeout, &log)?;
+    if code != 0 {
+        bail!(
+            "the benchmark script failed ({code}); console log: {}",
+            log.display()
+        );
+    }
+    Ok((boot, log))
 }
 
 /// The table as JSON: per operation the median ns/op of each side, the

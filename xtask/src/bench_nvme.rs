@@ -4,11 +4,10 @@
 //! each side per point, their spread and ratio, and writes
 //! docs/nvme-performance.md and docs/nvme-performance.svg.
 
-use crate::bench::median;
-use crate::demo::{self, Ready};
+use crate::bench::{median, run_guest};
+use crate::demo::Ready;
 use crate::kernel::{self, BENCH};
 use crate::modules;
-use crate::qemu::BootOpts;
 use crate::util::{say, write_if_changed, Result};
 use crate::{bail, setup, Project};
 use std::collections::BTreeMap;
@@ -218,9 +217,6 @@ pub fn bench(p: &Project) -> Result<i32> {
         modules: vec![rnvme],
         tools: crate::userspace::fio(p)?,
     };
-    let log = p.build.join("logs/bench-nvme.log");
-    let timeout = Duration::from_secs(1800);
-    let opts = BootOpts::quiet(log.clone(), timeout);
     say(
         "bench",
         &format!(
@@ -229,21 +225,7 @@ pub fn bench(p: &Project) -> Result<i32> {
             ROUNDS * 2 * 10 * (RUNTIME_S + 2) / 60 + 1
         ),
     );
-    let boot = demo::boot_script(
-        p,
-        &ready,
-        "bench-nvme",
-        p.root.join("guest/bench-nvme.sh"),
-        &[],
-        opts,
-    )?;
-    let code = demo::finished(&boot, timeout, &log)?;
-    if code != 0 {
-        bail!(
-            "the benchmark script failed ({code}); console log: {}",
-            log.display()
-        );
-    }
+    let (boot, log) = run_guest(p, &ready, "bench-nvme", Duration::from_secs(1800))?;
     let points = points(&boot.log);
     if points.len() < 10 {
         bail!(
