@@ -1036,10 +1036,14 @@ impl pci::Driver for RnvmeDriver {
         // Before the controller is enabled: a controller may bind its admin
         // completion queue to the interrupt kind in use when it starts (QEMU's
         // does), as the C driver's `nvme_pci_enable` order assumes.
-        let vectors = pdev.alloc_irq_vectors(
+        // Vector 0 for the admin queue; the I/O queues' vectors spread over the
+        // CPUs (managed affinity, as the C driver's), so that queue `i`'s
+        // completions arrive on the CPUs blk-mq maps to hardware queue `i`.
+        let vectors = pdev.alloc_irq_vectors_affinity(
             1,
             1 + cpu::nr_cpu_ids().min(0xfffe),
             pci::IrqTypes::MSIX | pci::IrqTypes::MSI | pci::IrqTypes::INTX,
+            1,
         )?;
         nvme.bar
             .try_access_with(|bar| configure_admin_queue(&nvme, bar, timeout_ms))
