@@ -1037,8 +1037,10 @@ impl pci::Driver for RnvmeDriver {
         // completion queue to the interrupt kind in use when it starts (QEMU's
         // does), as the C driver's `nvme_pci_enable` order assumes.
         // Vector 0 for the admin queue; the I/O queues' vectors spread over the
-        // CPUs (managed affinity, as the C driver's), so that queue `i`'s
-        // completions arrive on the CPUs blk-mq maps to hardware queue `i`.
+        // CPUs (managed affinity), so that, when the controller grants a queue
+        // per vector, queue `i`'s completions arrive on the CPUs blk-mq maps to
+        // hardware queue `i`. The C driver allocates again after Set Features
+        // to match a smaller grant; rnvme does not yet (docs/soundness.md).
         let vectors = pdev.alloc_irq_vectors_affinity(
             1,
             1 + cpu::nr_cpu_ids().min(0xfffe),

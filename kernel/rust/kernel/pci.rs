@@ -593,11 +593,16 @@ impl Device<Core> {
     }
 
     /// As [`Device::alloc_irq_vectors`], with the vectors after the first
-    /// `pre_vectors` spread over the CPUs and their affinity managed by the
-    /// kernel (C `pci_alloc_irq_vectors_affinity` with `PCI_IRQ_AFFINITY`):
-    /// vector `pre_vectors + i` serves the `i`-th group of CPUs, as blk-mq's
-    /// default queue map groups them, so that a queue's completions arrive on
-    /// the CPUs that submit to it. Not in 6.18's bindings.
+    /// `pre_vectors` spread over the possible CPUs (at most one each) and
+    /// their affinity managed by the kernel (C `pci_alloc_irq_vectors_affinity`
+    /// with `PCI_IRQ_AFFINITY`). Vector `pre_vectors + i` serves the `i`-th of
+    /// those groups of CPUs, which are blk-mq's default groups when the tag
+    /// set has one hardware queue per spread vector. A managed vector is shut
+    /// down while every CPU of its group is offline, and userspace cannot move
+    /// it; INTx or a single vector gets no spreading. `EINVAL` if
+    /// `pre_vectors > min`, or if `pre_vectors` is 0 and INTx is allowed (the
+    /// MSI core would leak the masks it computes for an INTx fallback). Not in
+    /// 6.18's Rust abstractions.
     pub fn alloc_irq_vectors_affinity(
         &self,
         min: u32,
@@ -605,7 +610,7 @@ impl Device<Core> {
         types: IrqTypes,
         pre_vectors: u32,
     ) -> Result<u32> {
-        if pre_vectors > min {
+        if pre_vectors > min || (pre_vectors == 0 && types.0 & bindings::PCI_IRQ_INTX != 0) {
             return Err(EINVAL);
         }
         self.alloc_vectors(
@@ -631,8 +636,10 @@ impl Device<Core> {
             Some(_) => core::ptr::addr_of_mut!(affd),
             None => core::ptr::null_mut(),
         };
-        // SAFETY: The device is valid and bound; `affd_ptr` is null or points to `affd`, which
-        // the call only reads (the MSI core copies the masks it computes from it).
+        // SAFETY: The device is valid and bound; `affd_ptr` is null or points to `affd`, a local
+        // borrowed exclusively for the call: the MSI core reads and writes it (`calc_sets`,
+        // `nr_sets`) and keeps no pointer to it after returning (the masks it computes are copied
+        // into the MSI descriptors).
         let n = unsafe {
             bindings::pci_alloc_irq_vectors_affinity(self.as_raw(), min, max, flags, affd_ptr)
         };
