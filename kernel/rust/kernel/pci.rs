@@ -599,10 +599,10 @@ impl Device<Core> {
     /// those groups of CPUs, which are blk-mq's default groups when the tag
     /// set has one hardware queue per spread vector. A managed vector is shut
     /// down while every CPU of its group is offline, and userspace cannot move
-    /// it; INTx or a single vector gets no spreading. `EINVAL` if
-    /// `pre_vectors > min`, or if `pre_vectors` is 0 and INTx is allowed (the
-    /// MSI core would leak the masks it computes for an INTx fallback). Not in
-    /// 6.18's Rust abstractions.
+    /// it; INTx or a single vector gets no spreading. `EINVAL` and a log line
+    /// if `pre_vectors > min`, or if `pre_vectors` is 0 and INTx is allowed
+    /// (the MSI core would leak the masks it computes for an INTx fallback).
+    /// Not in 6.18's Rust abstractions.
     pub fn alloc_irq_vectors_affinity(
         &self,
         min: u32,
@@ -610,7 +610,18 @@ impl Device<Core> {
         types: IrqTypes,
         pre_vectors: u32,
     ) -> Result<u32> {
-        if pre_vectors > min || (pre_vectors == 0 && types.0 & bindings::PCI_IRQ_INTX != 0) {
+        if pre_vectors > min {
+            crate::pr_err!(
+                "pci: {} vectors kept out of the spread, more than the {} required; refused\n",
+                pre_vectors,
+                min
+            );
+            return Err(EINVAL);
+        }
+        if pre_vectors == 0 && types.0 & bindings::PCI_IRQ_INTX != 0 {
+            crate::pr_err!(
+                "pci: spread vectors with an INTx fallback and no vector kept out; refused\n"
+            );
             return Err(EINVAL);
         }
         self.alloc_vectors(

@@ -4,9 +4,10 @@
 //! userspace would: a coherent allocation past the page allocator's largest
 //! block, and near `usize::MAX` (C's page rounding would wrap to 0); a pool
 //! alignment dmapool would truncate to 0; a scatterlist entry longer than
-//! the device's maximum segment; an interrupt vector index past any
-//! device's; a second vector allocation; a BAR mapped before the device is
-//! enabled; config reads past the config space or misaligned. Each must fail
+//! the device's maximum segment; spread interrupt vectors the MSI core
+//! cannot serve; an interrupt vector index past any device's; a second
+//! vector allocation; a BAR mapped before the device is enabled; config
+//! reads past the config space or misaligned. Each must fail
 //! with a clean errno before the C core WARNs (or reads what is not there).
 
 use kernel::{
@@ -74,6 +75,16 @@ impl pci::Driver for MisuseDmaBadSizes {
         show(
             "sg entry of 128 KiB",
             dma.access()?.map_sg::<ToDevice, _>(bufs).map(|_| ()),
+        );
+        // Spread vectors: more kept out of the spread than required; none
+        // kept out with an INTx fallback (the MSI core would leak the masks).
+        show(
+            "affinity with 2 vectors kept out of 1",
+            pdev.alloc_irq_vectors_affinity(1, 2, pci::IrqTypes::MSI, 2),
+        );
+        show(
+            "affinity with INTx and none kept out",
+            pdev.alloc_irq_vectors_affinity(1, 2, pci::IrqTypes::ALL, 0),
         );
         pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::MSI)?;
         show("vector index 0x10000", pdev.irq_vector(0x10000));
