@@ -121,10 +121,9 @@ fn qemu_command(
     b: &Built,
     initrd: &Path,
     append: &str,
-    memory_mib: u32,
-    data: &Path,
-    gpt: &Path,
+    opts: &BootOpts,
 ) -> Command {
+    let (memory_mib, data, gpt) = (opts.memory_mib, data_image(opts), gpt_image(opts));
     let mut cmd = Command::new(binary(tools, b.arch));
     match b.arch {
         Arch::X86_64 => {
@@ -264,16 +263,7 @@ fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &Boot
         append.push("nokaslr".to_string());
     }
     append.extend(opts.append.iter().cloned());
-    let mut cmd = qemu_command(
-        tools,
-        accel,
-        b,
-        initrd,
-        &append.join(" "),
-        opts.memory_mib,
-        &data_image(opts),
-        &gpt_image(opts),
-    );
+    let mut cmd = qemu_command(tools, accel, b, initrd, &append.join(" "), opts);
     if opts.hotplug {
         hotplug_devices(&mut cmd, b.arch, &qmp_socket(opts));
     }
