@@ -83,30 +83,23 @@ tool_check() {
 	fi
 }
 
-# write_zeroes DEV: the driver takes write-zeroes requests; 1 MiB of the
-# pattern at 48 MiB, its second 256 KiB zeroed (BLKZEROOUT), read back:
-# zeroes there, the pattern around them.
-write_zeroes() {
-	max=$(cat /sys/block/$1/queue/write_zeroes_max_bytes)
-	[ "$max" -gt 0 ] || { echo "# write_zeroes_max_bytes is $max"; return 1; }
-	dd if=$nvme_pattern of=/dev/$1 bs=1M count=1 seek=48 oflag=direct conv=notrunc 2>/dev/null ||
+# zeroes_by DEV LIMIT MIB CMD: the driver takes the requests CMD makes (its
+# queue LIMIT is not 0); 1 MiB of the pattern at MIB MiB, then
+# `CMD DEV OFFSET LENGTH` on its second 256 KiB, read back: zeroes there,
+# the pattern around them.
+zeroes_by() {
+	max=$(cat /sys/block/$1/queue/$2)
+	[ "$max" -gt 0 ] || { echo "# $2 is $max"; return 1; }
+	dd if=$nvme_pattern of=/dev/$1 bs=1M count=1 seek=$3 oflag=direct conv=notrunc 2>/dev/null ||
 		return 1
-	blkzero /dev/$1 $((48 * 1048576 + 262144)) 262144 || return 1
-	dd if=/dev/$1 of=$nvme_tmp/back bs=1M count=1 skip=48 iflag=direct 2>/dev/null || return 1
+	$4 /dev/$1 $(($3 * 1048576 + 262144)) 262144 || return 1
+	dd if=/dev/$1 of=$nvme_tmp/back bs=1M count=1 skip=$3 iflag=direct 2>/dev/null || return 1
 	cmp $nvme_tmp/holed $nvme_tmp/back
 }
 
-# discard DEV: the driver takes discard requests; 1 MiB of the pattern at
-# 50 MiB, its second 256 KiB discarded (the controller's file gets a hole
-# there), read back: zeroes there, the pattern around them.
-discard() {
-	max=$(cat /sys/block/$1/queue/discard_max_bytes)
-	[ "$max" -gt 0 ] || { echo "# discard_max_bytes is $max"; return 1; }
-	dd if=$nvme_pattern of=/dev/$1 bs=1M count=1 seek=50 oflag=direct conv=notrunc 2>/dev/null ||
-		return 1
-	blkdiscard -o $((50 * 1048576 + 262144)) -l 262144 /dev/$1 || return 1
-	dd if=/dev/$1 of=$nvme_tmp/back bs=1M count=1 skip=50 iflag=direct 2>/dev/null || return 1
-	cmp $nvme_tmp/holed $nvme_tmp/back
+# discard_range DEV OFFSET LENGTH: blkdiscard in blkzero's argument order.
+discard_range() {
+	blkdiscard -o $2 -l $3 $1
 }
 
 # fio_verify DEV RW BS QD: one fio job per CPU, each pinned to its CPU and
@@ -213,7 +206,7 @@ nvme_data_suite() {
 	ktap_check "${p}_write_past_end_fails" sh -c \
 		"! dd if=$nvme_pattern of=/dev/$disk bs=512 count=1 seek=131072 oflag=direct conv=notrunc 2>/dev/null"
 	ktap_check "${p}_last_block_round_trip" roundtrip "$disk" 512 1 131071
-	tool_check "${p}_write_zeroes" blkzero write_zeroes "$disk"
-	ktap_check "${p}_discard" discard "$disk"
+	tool_check "${p}_write_zeroes" blkzero zeroes_by "$disk" write_zeroes_max_bytes 48 blkzero
+	ktap_check "${p}_discard" zeroes_by "$disk" discard_max_bytes 50 discard_range
 	fio_matrix "$p" "$disk"
 }
