@@ -32,16 +32,6 @@ filled() {
 	[ $n = "$1" ] || { echo "# $n slots hold a device"; return 1; }
 }
 
-# wait_for WHAT CMD: up to 20 s for CMD to succeed.
-wait_for() {
-	i=0
-	while ! eval "$2" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || { echo "# no $1 after 20 s"; return 1; }
-		sleep 0.1
-	done
-}
-
 # only N CLASS: every device of CLASS but the one in slot N is kept from
 # the drivers (driver_override none); "only - CLASS" clears the overrides.
 only() {

@@ -84,6 +84,17 @@ pci_find() {
 	done
 }
 
+# wait_for WHAT CMD: waits up to 20 s for the shell command line CMD to
+# succeed; otherwise says that WHAT did not happen, and fails.
+wait_for() {
+	_w=0
+	while ! eval "$2" 2>/dev/null; do
+		_w=$((_w + 1))
+		[ $_w -lt 200 ] || { echo "# no $1 after 20 s"; return 1; }
+		sleep 0.1
+	done
+}
+
 # qmp COMMAND ARGS: asks the host to send COMMAND (device_del, of a device
 # of the hot-plug machine) with ARGS (id=...) to QEMU's monitor
 # (xtask/src/qmp.rs). The line goes to the console itself, not to the

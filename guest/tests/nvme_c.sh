@@ -25,8 +25,7 @@ steer() {
 ktap_plan 27
 ktap_check nvme_c_override steer nvme
 ktap_check nvme_c_modules_load sh -c "insmod /lib/modules/nvme-core.ko && insmod /lib/modules/nvme.ko"
-i=0
-while { [ -z "$(nvme_c_disk 1)" ] || [ -z "$(nvme_c_disk 2)" ]; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for "disks of nvme" '[ -n "$(nvme_c_disk 1)" ] && [ -n "$(nvme_c_disk 2)" ]'
 ktap_check nvme_c_binds_only_its_controller sh -c \
 	"[ \$(ls /sys/bus/pci/drivers/nvme | grep -c :) = 1 ] && [ -e /sys/bus/pci/drivers/nvme/$dslot ]"
 nvme_data_suite nvme_c "$(nvme_c_disk 1)"

@@ -54,8 +54,7 @@ c_reads_rust_data() {
 	echo "$dslot" > $drv/unbind || return 1
 	echo nvme > /sys/bus/pci/devices/$dslot/driver_override
 	insmod /lib/modules/nvme-core.ko && insmod /lib/modules/nvme.ko || return 1
-	i=0
-	while [ -z "$(nvme_c_disk 1)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	wait_for "disk of nvme" '[ -n "$(nvme_c_disk 1)" ]'
 	ok=0
 	dd if=/dev/$(nvme_c_disk 1) of=$nvme_tmp/back bs=512 count=2048 skip=1 iflag=direct 2>/dev/null &&
 		cmp $nvme_pattern $nvme_tmp/back && ok=1
