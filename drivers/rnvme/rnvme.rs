@@ -435,11 +435,28 @@ const ADMIN_CREATE_CQ: u8 = 0x05;
 /// so that a completion for an earlier use of the tag is recognised.
 const CID_TAG_BITS: u16 = 12;
 
+/// The request of a command in flight: with its data mapped for the
+/// controller, or (a flush, write zeroes, discard) without data.
+enum Held {
+    Mapped(RequestMapping<NvmeOps>),
+    Bare(ARef<Request<NvmeOps>>),
+}
+
 /// A command the controller has not completed yet.
 struct InFlight {
-    /// The request's data, mapped for the controller (none for a flush).
-    _mapping: Option<RequestMapping<NvmeOps>>,
+    held: Held,
     generation: u16,
+}
+
+impl InFlight {
+    /// Unmaps the request's data, if it has any, and gives the request back.
+    #[must_use = "the request must be ended"]
+    fn into_request(self) -> ARef<Request<NvmeOps>> {
+        match self.held {
+            Held::Mapped(m) => m.unmap(),
+            Held::Bare(rq) => rq,
+        }
+    }
 }
 
 /// What submission and completion share, under the queue's lock.
@@ -559,13 +576,13 @@ impl IoQueue {
 
     /// Stops submissions and takes every command in flight, one at a time,
     /// for `f`.
-    fn cancel(&self, mut f: impl FnMut(u32, InFlight)) {
+    fn cancel(&self, mut f: impl FnMut(InFlight)) {
         self.state.lock_with(|st| st.stopped = true);
-        while let Some((tag, flight)) = self.state.lock_with(|st| {
-            let (tag, slot) = st.slots.iter_mut().enumerate().find(|(_, s)| s.is_some())?;
-            slot.take().map(|f| (tag as u32, f))
-        }) {
-            f(tag, flight);
+        while let Some(flight) = self
+            .state
+            .lock_with(|st| st.slots.iter_mut().find_map(Option::take))
+        {
+            f(flight);
         }
     }
 }
@@ -580,30 +597,19 @@ struct Controller {
 }
 
 impl Controller {
-    /// Ends the request of `tag` on I/O queue `qid` (1-based) with `status`,
-    /// once its command is out of flight.
-    fn end(&self, qid: u16, tag: u32, flight: InFlight, status: Result) {
-        // Unmaps the data and gives back the mapping's reference first.
-        drop(flight);
-        let Some(rq) = self.tagset.tag_to_rq(u32::from(qid) - 1, tag) else {
-            pr_err!("queue {} tag {}: no request in flight\n", qid, tag);
-            return;
-        };
-        if Request::end(rq, status).is_err() {
-            pr_err!(
-                "queue {} tag {}: request still referenced; not ended\n",
-                qid,
-                tag
-            );
-        }
-    }
-
     /// Stops every queue and fails every command in flight with `EIO`.
     fn cancel_all(&self) {
         for q in self.queues.iter() {
-            q.cancel(|tag, flight| self.end(q.qid, tag, flight, Err(EIO)));
+            q.cancel(|flight| end(flight, Err(EIO)));
         }
     }
+}
+
+/// Ends the request of a command out of flight with `status`, its data
+/// unmapped first.
+fn end(flight: InFlight, status: Result) {
+    // `Request::end` never refuses: a reference held elsewhere defers the end to its drop.
+    let _ = Request::end(flight.into_request(), status);
 }
 
 /// A namespace: the queue data of its disk.
@@ -625,12 +631,13 @@ impl Operations for NvmeOps {
         let ctrl = &ns.ctrl;
         let q = ctrl.queues.get(rq.hw_queue() as usize).ok_or(EIO)?;
         let tag = rq.tag() as usize;
-        let (opcode, mapping) = match rq.command() {
-            Command::Read => (IO_READ, Some(Request::dma_map(&rq, &ctrl.nvme.dma)?)),
-            Command::Write => (IO_WRITE, Some(Request::dma_map(&rq, &ctrl.nvme.dma)?)),
-            Command::Flush => (IO_FLUSH, None),
-            Command::WriteZeroes => (IO_WRITE_ZEROES, None),
-            Command::Discard => (IO_DSM, None),
+        let mapped = || Request::dma_map(&rq, &ctrl.nvme.dma).map(Held::Mapped);
+        let (opcode, held) = match rq.command() {
+            Command::Read => (IO_READ, mapped()?),
+            Command::Write => (IO_WRITE, mapped()?),
+            Command::Flush => (IO_FLUSH, Held::Bare(rq.clone())),
+            Command::WriteZeroes => (IO_WRITE_ZEROES, Held::Bare(rq.clone())),
+            Command::Discard => (IO_DSM, Held::Bare(rq.clone())),
             _ => return Err(EIO),
         };
         let mut cmd = NvmeCommand::new(opcode, ns.nsid);
@@ -640,19 +647,19 @@ impl Operations for NvmeOps {
             if blocks == 0 || blocks > MAX_BLOCKS {
                 return Err(EIO);
             }
-            match &mapping {
-                Some(m) => {
+            match &held {
+                Held::Mapped(m) => {
                     cmd.cdw10 = lba as u32;
                     cmd.cdw11 = (lba >> 32) as u32;
                     cmd.cdw12 = (blocks - 1) | if rq.is_fua() { 1 << 30 } else { 0 };
                     q.set_prps(&mut cmd, tag, m)?;
                 }
-                None if opcode == IO_WRITE_ZEROES => {
+                Held::Bare(_) if opcode == IO_WRITE_ZEROES => {
                     cmd.cdw10 = lba as u32;
                     cmd.cdw11 = (lba >> 32) as u32;
                     cmd.cdw12 = blocks - 1;
                 }
-                None => {
+                Held::Bare(_) => {
                     // One range (CDW10 NR = 0), in this tag's PRP list, which a discard
                     // carries no data for.
                     cmd.cdw11 = DSM_DEALLOCATE;
@@ -660,12 +667,14 @@ impl Operations for NvmeOps {
                 }
             }
         }
-        // The mapping (or, for a flush, the block layer's in-flight count) keeps the request
-        // until its completion ends it.
+        // The command in flight holds the request until its completion ends it.
         drop(rq);
         let db = ctrl.nvme.doorbell(2 * usize::from(q.qid));
         let bar = ctrl.nvme.bar.try_access().ok_or(EIO)?;
-        q.state.lock_with(|st| {
+        // Taken into the slot when the command is queued; otherwise dropped (unmapped) after the
+        // lock, not with interrupts off.
+        let mut held = Some(held);
+        let queued = q.state.lock_with(|st| {
             if st.stopped {
                 return Err(EIO);
             }
@@ -686,12 +695,11 @@ impl Operations for NvmeOps {
             }
             st.tail = tail;
             st.generations[tag] = generation;
-            *slot = Some(InFlight {
-                _mapping: mapping,
-                generation,
-            });
+            *slot = held.take().map(|held| InFlight { held, generation });
             Ok(())
-        })
+        });
+        drop(held);
+        queued
     }
 
     fn commit_rqs(ns: ArcBorrow<'_, Namespace>) {
@@ -726,7 +734,8 @@ impl Operations for NvmeOps {
             rq.tag(),
             rq.hw_queue() + 1
         );
-        // Cancelling ends this request too: no reference may be kept.
+        // Cancelling ends this request too; a reference kept here would defer that end until
+        // this callback returns.
         drop(rq);
         ns.ctrl.nvme.disable_dead();
         ns.ctrl.cancel_all();
@@ -753,7 +762,7 @@ impl irq::Handler for IoHandler {
                 if status != 0 {
                     pr_err!("queue {} tag {}: status 0x{:x}\n", q.qid, tag, status);
                 }
-                self.ctrl.end(q.qid, tag, flight, result);
+                end(flight, result);
             }
             None => pr_err!(
                 "queue {}: completion for command 0x{:x}, which is not in flight\n",

@@ -2,6 +2,7 @@
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/memremap.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 
@@ -14,6 +15,16 @@ struct request *rust_helper_blk_mq_tag_to_rq(struct blk_mq_tags *tags,
 unsigned short rust_helper_blk_rq_nr_phys_segments(struct request *rq)
 {
 	return blk_rq_nr_phys_segments(rq);
+}
+
+struct bio_vec rust_helper_req_bvec(struct request *rq)
+{
+	return req_bvec(rq);
+}
+
+bool rust_helper_is_pci_p2pdma_page(const struct page *page)
+{
+	return is_pci_p2pdma_page(page);
 }
 
 int rust_helper_blk_rq_map_sg(struct request_queue *q, struct request *rq,

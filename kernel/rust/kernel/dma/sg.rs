@@ -117,6 +117,7 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
         Segments {
             sg: self.table.sgl,
             left: self.table.nents,
+            single: None,
             _p: PhantomData,
         }
     }
@@ -222,27 +223,39 @@ impl<D: Direction, B: DmaBuffer> Drop for SgMapping<'_, D, B> {
 }
 
 /// A scatter-gather list over memory that someone else owns (a block
-/// request's pages), mapped for the device.
+/// request's pages), mapped for the device; or one physically contiguous
+/// range of such memory, mapped without a list.
 ///
-/// Made by [`DmaDevice::map_foreign_sg`]; unmapped (with the entry count of
-/// the map, as the C API requires) and its list freed when dropped. It holds
-/// the device's binding, like an owned mapping: unbind stops the device's bus
-/// mastering and waits for it to be dropped.
+/// Made by [`DmaDevice::map_foreign_sg`] or [`DmaDevice::map_foreign_page`];
+/// unmapped (with the entry count or length of the map, as the C API
+/// requires) and its list freed when dropped. It holds the device's binding,
+/// like an owned mapping: unbind stops the device's bus mastering and waits
+/// for it to be dropped.
 ///
 /// # Invariants
 ///
-/// `sgl` holds `sgl.len()` initialised entries, of which the first `orig`
-/// were filled by the maker and mapped with `dma_map_sg_attrs` on `dev` in
-/// `dir`, giving `nents` DMA segments; they are unmapped only in `drop`.
-/// `_token` keeps `dev` bound until then, unless unbind gave up waiting (the
-/// memory is then leaked with the binding).
+/// `map` was mapped on `dev` in `dir` as it says; it is unmapped only in
+/// `drop`. `_token` keeps `dev` bound until then, unless unbind gave up
+/// waiting (the memory is then leaked with the binding).
 pub struct ForeignSgMapping {
-    sgl: KVec<bindings::scatterlist>,
-    orig: u32,
-    nents: u32,
+    map: Foreign,
     dir: DataDirection,
     dev: *mut bindings::device,
     _token: Token,
+}
+
+/// How a [`ForeignSgMapping`] was mapped.
+enum Foreign {
+    /// `sgl` holds `sgl.len()` initialised entries, of which the first `orig`
+    /// were filled by the maker and mapped with `dma_map_sg_attrs`, giving
+    /// `nents` DMA segments.
+    List {
+        sgl: KVec<bindings::scatterlist>,
+        orig: u32,
+        nents: u32,
+    },
+    /// `len` bytes mapped at `handle` with `dma_map_page_attrs`.
+    Page { handle: DmaAddress, len: u32 },
 }
 
 // SAFETY: The list is owned; the DMA API may be called from any thread.
@@ -253,21 +266,33 @@ unsafe impl Sync for ForeignSgMapping {}
 impl ForeignSgMapping {
     /// The DMA segments to give the device, as `(address, length)`.
     pub fn segments(&self) -> Segments<'_> {
-        Segments {
-            sg: self.sgl.as_ptr().cast_mut(),
-            left: self.nents,
-            _p: PhantomData,
+        match &self.map {
+            Foreign::List { sgl, nents, .. } => Segments {
+                sg: sgl.as_ptr().cast_mut(),
+                left: *nents,
+                single: None,
+                _p: PhantomData,
+            },
+            Foreign::Page { handle, len } => Segments {
+                sg: core::ptr::null_mut(),
+                left: 0,
+                single: Some((*handle, *len)),
+                _p: PhantomData,
+            },
         }
     }
 
     /// The number of DMA segments.
     pub fn len(&self) -> u32 {
-        self.nents
+        match &self.map {
+            Foreign::List { nents, .. } => *nents,
+            Foreign::Page { .. } => 1,
+        }
     }
 
     /// Whether there are no segments (never true of a mapping that exists).
     pub fn is_empty(&self) -> bool {
-        self.nents == 0
+        self.len() == 0
     }
 
     /// The direction of the mapping.
@@ -278,17 +303,20 @@ impl ForeignSgMapping {
 
 impl Drop for ForeignSgMapping {
     fn drop(&mut self) {
-        // SAFETY: Mapped (invariant) and unmapped once, here, with the entry count and direction
-        // of the map; the memory is still valid (the maker's safety contract).
-        unsafe {
-            bindings::dma_unmap_sg_attrs(
-                self.dev,
-                self.sgl.as_mut_ptr(),
-                self.orig as i32,
-                self.dir as _,
-                0,
-            )
-        };
+        let dir = self.dir as bindings::dma_data_direction;
+        match &mut self.map {
+            // SAFETY: Mapped with `dma_map_sg_attrs` (invariant) and unmapped once, here, with the
+            // entry count and direction of the map; the memory is still valid (the maker's safety
+            // contract).
+            Foreign::List { sgl, orig, .. } => unsafe {
+                bindings::dma_unmap_sg_attrs(self.dev, sgl.as_mut_ptr(), *orig as i32, dir, 0)
+            },
+            // SAFETY: Mapped with `dma_map_page_attrs` (invariant) and unmapped once, here, with
+            // the length and direction of the map; the memory is still valid (as above).
+            Foreign::Page { handle, len } => unsafe {
+                bindings::dma_unmap_page_attrs(self.dev, *handle, *len as usize, dir, 0)
+            },
+        }
     }
 }
 
@@ -308,7 +336,10 @@ impl DmaDevice {
     ///   initialised list it is given, each describing memory the device may
     ///   access in `dir`;
     /// - that memory stays valid, and is neither freed nor reused, until the
-    ///   returned mapping is dropped; if it is leaked, for ever.
+    ///   returned mapping is dropped; if it is leaked, for ever;
+    /// - until then the CPU does not write it, nor read it where the device
+    ///   writes it ([`DataDirection::FromDevice`]): the DMA API gives it to
+    ///   the device.
     pub unsafe fn map_foreign_sg(
         &self,
         cap: u32,
@@ -345,9 +376,51 @@ impl DmaDevice {
         }
         // INVARIANT: Filled and mapped above; the token keeps the device bound.
         Ok(ForeignSgMapping {
-            sgl,
-            orig,
-            nents,
+            map: Foreign::List { sgl, orig, nents },
+            dir,
+            dev,
+            _token: token,
+        })
+    }
+
+    /// Maps `len` bytes from `offset` in `page` (and the pages after it) for
+    /// the device, in direction `dir`, without a list (`dma_map_page`, as C's
+    /// `dma_map_bvec` does for a request of one segment): one DMA segment.
+    ///
+    /// `EINVAL` if `len` is 0 or `dir` is [`DataDirection::None`]; `ENOMEM` if
+    /// the mapping fails; `ENXIO` once the device is unbound.
+    ///
+    /// # Safety
+    ///
+    /// - `page` is a valid `struct page`, and the `len` bytes from `offset` in
+    ///   it (and the pages that follow it in the memory map) are physically
+    ///   contiguous memory the device may access in `dir`;
+    /// - that memory stays valid, and is neither freed nor reused, until the
+    ///   returned mapping is dropped; if it is leaked, for ever;
+    /// - until then the CPU does not write it, nor read it where the device
+    ///   writes it ([`DataDirection::FromDevice`]): the DMA API gives it to
+    ///   the device.
+    pub unsafe fn map_foreign_page(
+        &self,
+        page: *mut bindings::page,
+        offset: u32,
+        len: u32,
+        dir: DataDirection,
+    ) -> Result<ForeignSgMapping> {
+        if len == 0 || dir == DataDirection::None {
+            return Err(EINVAL);
+        }
+        let token = Token::new(&self.binding)?;
+        let dev = self.binding.raw_dev();
+        // SAFETY: The range is memory the device may access (the caller's contract); the device
+        // is bound (we hold a token) with its mask set.
+        let handle = unsafe {
+            bindings::dma_map_page_attrs(dev, page, offset as usize, len as usize, dir as _, 0)
+        };
+        let handle = super::check_mapping(dev, handle)?;
+        // INVARIANT: Mapped above, without a list; the token keeps the device bound.
+        Ok(ForeignSgMapping {
+            map: Foreign::Page { handle, len },
             dir,
             dev,
             _token: token,
@@ -359,6 +432,8 @@ impl DmaDevice {
 pub struct Segments<'a> {
     sg: *mut bindings::scatterlist,
     left: u32,
+    /// The one segment of a mapping without a list.
+    single: Option<(DmaAddress, u32)>,
     _p: PhantomData<&'a ()>,
 }
 
@@ -366,6 +441,9 @@ impl Iterator for Segments<'_> {
     type Item = (DmaAddress, u32);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(s) = self.single.take() {
+            return Some(s);
+        }
         if self.left == 0 || self.sg.is_null() {
             return None;
         }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Misuse: a block driver that ends a request while its data is still
-//! mapped, and twice, keeps a request whose `queue_rq` fails, looks up tags
-//! it does not own, and asks for a tag set with two queue maps.
+//! mapped, and twice, ends one through the reference `unmap` hands back,
+//! keeps a request whose `queue_rq` fails, looks up tags it does not own, and
+//! asks for a tag set with two queue maps.
 
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     block::mq::{
         gen_disk::{GenDisk, GenDiskBuilder},
@@ -26,10 +28,17 @@ struct State {
     /// The write whose `queue_rq` failed, kept.
     #[pin]
     kept: SpinLock<Option<ARef<Request<Ops>>>>,
+    /// Reads queued so far.
+    reads: AtomicU32,
 }
 
 impl State {
     fn read(&self, rq: ARef<Request<Ops>>) -> Result {
+        // The first read (the partition scan's) ends with the mapping dropped; the others
+        // through `unmap`.
+        if self.reads.fetch_add(1, Ordering::Relaxed) > 0 {
+            return self.read_unmapped(rq);
+        }
         let tag = rq.tag();
         if self.tagset.tag_to_rq(0, tag).is_some() {
             pr_info!("misuse: tag lookup finds the request in flight\n");
@@ -51,6 +60,23 @@ impl State {
         pr_info!("misuse: ended after unmapping\n");
         if self.tagset.tag_to_rq(0, tag).is_none() {
             pr_info!("misuse: tag lookup of an ended request finds nothing\n");
+        }
+        Ok(())
+    }
+
+    /// `RequestMapping::unmap` hands back the mapping's reference: the
+    /// request stays the driver's until that reference ends it.
+    fn read_unmapped(&self, rq: ARef<Request<Ops>>) -> Result {
+        let tag = rq.tag();
+        let mapping = Request::dma_map(&rq, &self.dma)?;
+        drop(rq);
+        let back = mapping.unmap();
+        if self.tagset.tag_to_rq(0, tag).is_some() {
+            pr_info!("misuse: unmap hands back the request, still in flight\n");
+        }
+        let _ = Request::end_ok(back);
+        if self.tagset.tag_to_rq(0, tag).is_none() {
+            pr_info!("misuse: ended through the reference unmap handed back\n");
         }
         Ok(())
     }
@@ -110,6 +136,7 @@ impl pci::Driver for MisuseBlock {
                 dma,
                 tagset: shared,
                 kept <- new_spinlock!(None),
+                reads: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
