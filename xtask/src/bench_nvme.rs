@@ -5,10 +5,11 @@
 //! docs/nvme-performance.md and docs/nvme-performance.svg.
 
 use crate::bench::{median, run_guest};
+use crate::compare;
 use crate::demo::Ready;
 use crate::kernel::{self, BENCH};
 use crate::modules;
-use crate::util::{say, write_if_changed, Result};
+use crate::util::{read_stamp, say, write_if_changed, Result};
 use crate::{bail, setup, Project};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -171,14 +172,29 @@ pub fn svg(points: &[Point]) -> String {
 }
 
 /// The document: how it was measured, the table and the chart.
-fn document(points: &[Point], cpus: &str) -> String {
+/// What the document says of the run besides the points: the CPUs, the
+/// accelerator, and the drivers' module sizes (text, data, bss).
+struct Setting {
+    cpus: String,
+    accel: String,
+    rnvme: [u64; 3],
+    nvme: [u64; 3],
+}
+
+fn document(points: &[Point], set: &Setting) -> String {
+    let size = |v: [u64; 3]| {
+        let k = crate::compare::kib;
+        format!("{} / {} / {}", k(v[0]), k(v[1]), k(v[2]))
+    };
     format!(
         "# rnvme against the kernel's nvme driver\n\n\
          Measured with `cargo xtask bench nvme` (the numbers below are this file's last \
          run; the command rewrites it).\n\n\
          ## Set-up\n\n\
          - The benchmark kernel (`kernel/config/bench.config`: no DMA-API debugging, no \
-           KASAN, no lockdep), under KVM where the host has it.\n\
+           KASAN, no lockdep; C at `-O2`, Rust at `-Copt-level=2`), under {accel} (KVM where \
+           the host has it, else TCG: software emulation, where every instruction costs \
+           several).\n\
          - One QEMU NVMe controller on `null-co` (1 GiB, reads return zeroes, writes are \
            dropped): the device costs as little as QEMU can make it, so the drivers' \
            differences show. The controller does not offer shadow doorbells \
@@ -195,7 +211,19 @@ fn document(points: &[Point], cpus: &str) -> String {
          ## Results\n\n\
          ![rnvme/nvme IOPS ratio per point](nvme-performance.svg)\n\n\
          {table}\n\
-         worst rust/c IOPS ratio: {worst:.2}\n",
+         worst rust/c IOPS ratio: {worst:.2}\n\n\
+         ## Module sizes\n\n\
+         `size` of the modules of this run, text / data / bss in KiB (benchmark kernel):\n\n\
+         | rnvme.ko | nvme.ko + nvme-core.ko |\n\
+         |---:|---:|\n\
+         | {rsize} | {csize} |\n\n\
+         The kernel's nvme driver serves more than rnvme does (passthrough \
+         ioctls, power management, error recovery, SGLs, metadata); rnvme carries \
+         the bindings' generic code, monomorphised for its types.\n",
+        cpus = set.cpus,
+        accel = set.accel,
+        rsize = size(set.rnvme),
+        csize = size(set.nvme),
         fio = crate::userspace::FIO_VERSION,
         table = table(points),
         worst = worst(points),
@@ -212,6 +240,12 @@ pub fn bench(p: &Project) -> Result<i32> {
     let built = kernel::build(p, &BENCH)?;
     say("modules", "building rnvme for the benchmark kernel");
     let rnvme = modules::build_one(p, &built, BENCH.name, "rnvme")?;
+    let host = built.out.join("drivers/nvme/host");
+    let (core, c) = (
+        compare::sizes(&host.join("nvme-core.ko"))?,
+        compare::sizes(&host.join("nvme.ko"))?,
+    );
+    let rnvme_size = compare::sizes(&rnvme.ko)?;
     let ready = Ready {
         kernel: built,
         modules: vec![rnvme],
@@ -237,15 +271,23 @@ pub fn bench(p: &Project) -> Result<i32> {
     let table = table(&points);
     println!();
     print!("{table}");
-    let cpus = boot
-        .log
-        .lines()
-        .find_map(|l| l.split("nvme_bench: cpus ").nth(1))
-        .unwrap_or("?")
-        .trim()
-        .to_string();
+    let set = Setting {
+        cpus: boot
+            .log
+            .lines()
+            .find_map(|l| l.split("nvme_bench: cpus ").nth(1))
+            .unwrap_or("?")
+            .trim()
+            .to_string(),
+        accel: match read_stamp(&p.build.join("accel")).as_str() {
+            "kvm" => "KVM".into(),
+            _ => "TCG".into(),
+        },
+        rnvme: rnvme_size,
+        nvme: [core[0] + c[0], core[1] + c[1], core[2] + c[2]],
+    };
     let doc = p.root.join("docs/nvme-performance.md");
-    write_if_changed(&doc, document(&points, &cpus).as_bytes())?;
+    write_if_changed(&doc, document(&points, &set).as_bytes())?;
     let chart = p.root.join("docs/nvme-performance.svg");
     write_if_changed(&chart, svg(&points).as_bytes())?;
     say(

@@ -64,7 +64,7 @@ pub fn count_unsafe(src: &str) -> usize {
 }
 
 /// `size` (Berkeley format) of a module: text, data, bss.
-fn sizes(ko: &Path) -> Result<[u64; 3]> {
+pub fn sizes(ko: &Path) -> Result<[u64; 3]> {
     let out = output(Command::new("size").arg(ko))?;
     let nums: Vec<u64> = out
         .lines()
