@@ -3,6 +3,7 @@
 # several rounds, so both run in the same boot under the same conditions.
 # Each load prints one line per operation; the host compares them.
 
+echo "bench: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 rounds=${DMABRIDGE_BENCH_ROUNDS:-5}
 i=0
 while [ $i -lt "$rounds" ]; do

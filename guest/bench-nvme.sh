@@ -5,6 +5,7 @@
 # time-based fio run, direct I/O through io_uring, one job per CPU pinned to
 # it; each prints `nvme_bench: DRIVER POINT IOPS`, which the host compares.
 
+echo "bench: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 rounds=${DMABRIDGE_BENCH_ROUNDS:-5}
 runtime=${DMABRIDGE_BENCH_RUNTIME:-3}
 n=$(nproc)

@@ -631,14 +631,18 @@ impl Operations for NvmeOps {
         let ctrl = &ns.ctrl;
         let q = ctrl.queues.get(rq.hw_queue() as usize).ok_or(EIO)?;
         let tag = rq.tag() as usize;
-        let mapped = || Request::dma_map(&rq, &ctrl.nvme.dma).map(Held::Mapped);
-        let (opcode, held) = match rq.command() {
-            Command::Read => (IO_READ, mapped()?),
-            Command::Write => (IO_WRITE, mapped()?),
-            Command::Flush => (IO_FLUSH, Held::Bare(rq.clone())),
-            Command::WriteZeroes => (IO_WRITE_ZEROES, Held::Bare(rq.clone())),
-            Command::Discard => (IO_DSM, Held::Bare(rq.clone())),
+        let opcode = match rq.command() {
+            Command::Read => IO_READ,
+            Command::Write => IO_WRITE,
+            Command::Flush => IO_FLUSH,
+            Command::WriteZeroes => IO_WRITE_ZEROES,
+            Command::Discard => IO_DSM,
             _ => return Err(EIO),
+        };
+        // Only reads and writes carry data.
+        let held = match opcode {
+            IO_READ | IO_WRITE => Held::Mapped(Request::dma_map(&rq, &ctrl.nvme.dma)?),
+            _ => Held::Bare(rq.clone()),
         };
         let mut cmd = NvmeCommand::new(opcode, ns.nsid);
         if opcode != IO_FLUSH {

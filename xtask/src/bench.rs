@@ -6,7 +6,7 @@ use crate::demo::{self, Ready};
 use crate::kernel::{self, BENCH};
 use crate::modules;
 use crate::qemu::BootOpts;
-use crate::util::{say, Result};
+use crate::util::{say, Error, Result};
 use crate::{bail, setup, Project};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -142,7 +142,12 @@ pub fn run_guest(
     timeout: Duration,
 ) -> Result<(crate::qemu::Boot, std::path::PathBuf)> {
     let log = p.build.join(format!("logs/{name}.log"));
-    let opts = BootOpts::quiet(log.clone(), timeout);
+    let mut opts = BootOpts::quiet(log.clone(), timeout);
+    // The TSC of QEMU's vCPUs is one counter for all of them (TCG reads the
+    // host's; KVM synchronises them), but without the invariant-TSC CPUID
+    // bit a guest with two sockets takes it for unsynchronised and falls
+    // back to a jiffies clock, which ticks in 4 ms steps.
+    opts.append.push("tsc=reliable".into());
     let script = p.root.join(format!("guest/{name}.sh"));
     let boot = demo::boot_script(p, ready, name, script, &[], opts)?;
     let code = demo::finished(&boot, timeout, &log)?;
@@ -152,7 +157,29 @@ pub fn run_guest(
             log.display()
         );
     }
+    fine_clock(&boot.log).map_err(|e| Error(format!("{e}; console log: {}", log.display())))?;
     Ok((boot, log))
+}
+
+/// What the guest printed as its clock source (`bench: clocksource NAME`).
+const CLOCK_MARKER: &str = "bench: clocksource ";
+
+/// Refuses a run timed by a jiffies clock: under TCG a loaded host can make
+/// the guest's calibration of its TSC against the PIT fail, and then every
+/// time stamp is a multiple of the 4 ms tick.
+fn fine_clock(log: &str) -> std::result::Result<(), String> {
+    let clock = log
+        .lines()
+        .find_map(|l| l.trim_end_matches('\r').split(CLOCK_MARKER).nth(1))
+        .map(str::trim)
+        .ok_or("the guest did not say which clock source it ran on")?;
+    if clock.contains("jiffies") {
+        return Err(format!(
+            "the guest's clock source was {clock}, which moves in 4 ms steps: the times \
+             measured are meaningless (its TSC calibration against the PIT failed: a busy host)"
+        ));
+    }
+    Ok(())
 }
 
 /// The table as JSON: per operation the median ns/op of each side, the
@@ -176,6 +203,15 @@ pub fn json(rows: &[(String, f64, f64, usize)]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_jiffies_clock_is_refused() {
+        assert!(fine_clock("bench: clocksource tsc\r\n").is_ok());
+        assert!(fine_clock("x\nbench: clocksource refined-jiffies\n")
+            .unwrap_err()
+            .contains("refined-jiffies"));
+        assert!(fine_clock("no marker\n").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -8,19 +8,21 @@
 //! listed in a `RUST [DMABRIDGE]` MAINTAINERS entry. The test applies the
 //! series with `git am` to another checkout of the pristine tree
 //! (`build/export/am`), checks that the result has exactly the overlay's
-//! `rust/`, builds `rust/` at every commit (bisectable) and the whole kernel
-//! at the last, then builds the drivers against it and runs the guest suites.
+//! `rust/` and nothing else changed but MAINTAINERS, and builds `rust/` at
+//! every commit (bisectable). With the test kernel's configuration, the last
+//! commit is then the test kernel, which every guest suite runs on: it is not
+//! built and booted a second time.
 
 use crate::demo::Ready;
 use crate::kernel::{self, Built, Flavor};
 use crate::setup::Tools;
 use crate::test::{Check, Tally};
-use crate::util::{human, io_ctx, output, read_stamp, run_logged, say, Error, Hasher, Result};
+use crate::util::{io_ctx, output, read_stamp, run_logged, say, Error, Hasher, Result};
 use crate::{bail, series, Project};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The test kernel's configuration, built from the series instead of the overlay.
 const EXPORT: Flavor = Flavor {
@@ -449,8 +451,8 @@ impl Verdict {
     }
 }
 
-/// What the series' tree and build are now: the checked-out commit, the
-/// kernel image and what modules link against. A recorded verdict is
+/// What the series' tree and build are now: the checked-out commit and the
+/// `rust/` built there. A recorded verdict is
 /// replayed only onto the same state (a failed run may have left the tree
 /// at another commit, and `rust/` built there).
 fn built_state(who: &Author, b: &Built) -> String {
@@ -458,14 +460,8 @@ fn built_state(who: &Author, b: &Built) -> String {
     let dirty = output(who.git(&b.src).args(["status", "--porcelain"])).unwrap_or_default();
     let mut h = Hasher::new();
     h.str(head.trim()).str(&dirty);
-    for f in [
-        b.bzimage.clone(),
-        b.out.join("rust/libkernel.rmeta"),
-        b.out.join("Module.symvers"),
-    ] {
-        if h.file(&f).is_err() {
-            return String::new();
-        }
+    if h.file(&b.out.join("rust/libkernel.rmeta")).is_err() {
+        return String::new();
     }
     h.hex()
 }
@@ -492,7 +488,7 @@ fn tree_files(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// The series through checkpatch and `git am` onto a pristine checkout,
-/// `rust/` built at every commit and the kernel at the last.
+/// `rust/` built at every commit.
 fn take_series(p: &Project, s: &Series, overlay: &Built, tools: &Tools) -> Result<Verdict> {
     let mut v = Verdict { checks: Vec::new() };
     let (repo, commit) = &s.base;
@@ -663,34 +659,19 @@ fn take_series(p: &Project, s: &Series, overlay: &Built, tools: &Tools) -> Resul
             .git(&b.src)
             .args(["checkout", "-q", "--detach", &head]),
     )?;
-    say(
-        "export",
-        "building the kernel of the series (about 6-8 minutes the first time)",
-    );
-    let start = Instant::now();
-    let r = run_logged(
-        b.make(tools).arg("-j3"),
-        &log_dir.join("kernel-export.log"),
-        "export",
-        Duration::from_secs(30),
-        |l| l.trim_start().starts_with("CC") || l.trim_start().starts_with("RUSTC"),
-    )?;
-    if r.success {
-        // What module builds key on (`modules::build_key`), as `kernel::build` writes it.
-        let tree = output(s.who.git(&b.src).args(["rev-parse", "HEAD^{tree}"]))?;
-        fs::write(b.out.join(".dmabridge-built"), tree.trim())?;
-    }
+    // The kernel of the series is the test kernel: the same `rust/` (above),
+    // the same pristine files elsewhere, and the same configuration (checked
+    // here). Every guest suite already ran on it, so it is not built and
+    // booted a second time.
+    let config = |k: &Built| fs::read_to_string(k.out.join(".config")).ok();
     v.add(
-        "kernel_builds",
-        r.success && b.bzimage.exists(),
+        "configuration_is_the_test_kernels",
+        config(&b).is_some() && config(&b) == config(overlay),
         format!(
-            "make failed; log: {}",
-            log_dir.join("kernel-export.log").display()
+            "{} differs from {}",
+            b.out.join(".config").display(),
+            overlay.out.join(".config").display()
         ),
-    );
-    say(
-        "export",
-        &format!("kernel of the series built in {}", human(start.elapsed())),
     );
     Ok(v)
 }
@@ -711,7 +692,7 @@ pub fn export_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
     // signs them (checkpatch compares From and Signed-off-by), the pristine
     // tree, the configuration, the tools, and the code that judges.
     let mut key = Hasher::new();
-    key.str("export v2")
+    key.str("export v3")
         .str(&kernel::source_version()?)
         .str(&s.base.1)
         .str(&s.who.ident())
@@ -743,24 +724,10 @@ pub fn export_tests(p: &Project, ready: &Ready, t: &mut Tally) -> Result {
             v
         }
     };
-    let built = verdict
-        .checks
-        .iter()
-        .any(|c| c.name == "export.kernel_builds" && c.pass);
     for c in verdict.checks {
         t.add(c.name, c.pass, || c.why);
     }
-    if !built {
-        return Ok(());
-    }
-    // The drivers against the series' kernel, and the guest suites on it.
-    let modules = crate::modules::build_all(p, &b, EXPORT.name)?;
-    let on_series = Ready {
-        kernel: b,
-        modules,
-        tools: ready.tools.clone(),
-    };
-    crate::test::guest_suites(p, &on_series, "export", t)
+    Ok(())
 }
 
 /// `cargo xtask export`.

@@ -69,6 +69,26 @@ pub struct Boot {
     pub timed_out: bool,
 }
 
+/// A line of the register dump `-d cpu_reset` prints at each vCPU reset
+/// (`CPU Reset (CPU 1)`, then lines such as `EAX=00000000 EBX=...`,
+/// `CS =0000 ...`, `XMM00=...`).
+fn is_reset_dump(l: &str) -> bool {
+    if l.starts_with("CPU Reset (CPU ") {
+        return true;
+    }
+    let Some((name, _)) = l.split_once('=') else {
+        return false;
+    };
+    let name = name.trim_end();
+    (2..=6).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// The log line that says how QEMU ended.
+pub const QEMU_ENDED: &str = "qemu: ended:";
+
 /// Reads the script exit status from the console log.
 pub fn exit_status(log: &str) -> Option<i32> {
     log.lines()
@@ -166,8 +186,11 @@ fn qemu_command(
         }
     }
     // Device models report a guest's bad requests (e.g. edu clamping a DMA
-    // address beyond its mask) only with guest_errors logging, on stderr.
-    cmd.args(["-d", "guest_errors"]);
+    // address beyond its mask) only with guest_errors logging, on stderr;
+    // cpu_reset logs a triple fault ("Triple fault"), which with -no-reboot
+    // ends QEMU without a word from the guest (and each vCPU's state at its
+    // power-on reset, which `is_reset_dump` leaves out of the log).
+    cmd.args(["-d", "guest_errors,cpu_reset"]);
     cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
         .args(["-no-reboot", "-nic", "none"])
         .arg("-kernel")
@@ -219,7 +242,7 @@ fn qemu_command(
 /// dmabridge2; `hpnvme2`, serial dmabridge3). They are there from boot, so
 /// the suite removes devices and never adds them. Not PCIe root ports: this
 /// kernel's pciehp reports a lockdep cycle on every add and removal.
-fn hotplug_devices(cmd: &mut Command, arch: Arch, qmp: &Path) {
+fn hotplug_devices(cmd: &mut Command, arch: Arch) {
     cmd.args(["-device", "pci-bridge,id=hp,chassis_nr=1,shpc=on"]);
     for (i, dev) in [
         "edu,id=hpedu",
@@ -237,8 +260,6 @@ fn hotplug_devices(cmd: &mut Command, arch: Arch, qmp: &Path) {
         cmd.arg("-device")
             .arg(format!("{dev},bus=hp,addr={}", i + 1));
     }
-    cmd.arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", qmp.display()));
     if arch == Arch::X86_64 {
         // q35 hot-plugs behind bridges through ACPI by default; this kernel
         // has no ACPI: the bridge's own hot-plug controller instead.
@@ -265,8 +286,14 @@ fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &Boot
     append.extend(opts.append.iter().cloned());
     let mut cmd = qemu_command(tools, accel, b, initrd, &append.join(" "), opts);
     if opts.hotplug {
-        hotplug_devices(&mut cmd, b.arch, &qmp_socket(opts));
+        hotplug_devices(&mut cmd, b.arch);
     }
+    // Every boot has a monitor: hot-plug requests, and the machine's state
+    // when a boot times out (`machine_state`).
+    cmd.arg("-qmp").arg(format!(
+        "unix:{},server=on,wait=off",
+        qmp_socket(opts).display()
+    ));
     if let Some(port) = opts.gdb_port {
         cmd.args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S"]);
     }
@@ -368,6 +395,9 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
     });
     let t2 = thread::spawn(move || {
         for l in BufReader::new(err).lines().map_while(|l| l.ok()) {
+            if is_reset_dump(&l) {
+                continue;
+            }
             if tx2.send(format!("qemu: {l}")).is_err() {
                 break;
             }
@@ -385,6 +415,13 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             timed_out = true;
+            // What the vCPUs were doing, for a hang that shows once in many
+            // boots: each one's registers and, on x86, its local APIC.
+            for l in machine_state(&mut monitor, &qmp_socket(opts), b.arch) {
+                writeln!(file, "{l}")?;
+                log.push_str(&l);
+                log.push('\n');
+            }
             let _ = child.kill();
             break;
         }
@@ -407,14 +444,56 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let _ = child.wait();
+    let status = child.wait();
     let _ = t1.join();
     let _ = t2.join();
+    // How QEMU ended: a guest that stops early without a word from the
+    // kernel is told apart from a QEMU that crashed.
+    let ended = match status {
+        Ok(s) if timed_out => format!("{QEMU_ENDED} killed at the timeout ({s})"),
+        Ok(s) => format!("{QEMU_ENDED} {s}"),
+        Err(e) => format!("{QEMU_ENDED} unknown: {e}"),
+    };
+    writeln!(file, "{ended}")?;
+    log.push_str(&ended);
+    log.push('\n');
     Ok(Boot {
         exit: exit_status(&log),
         log,
         timed_out,
     })
+}
+
+/// The machine's state through the monitor, as `qemu-state:` lines: every
+/// vCPU's registers and, on x86, both local APICs (interrupts requested,
+/// in service, the timer's count).
+fn machine_state(
+    monitor: &mut Option<crate::qmp::Monitor>,
+    socket: &Path,
+    arch: Arch,
+) -> Vec<String> {
+    let mut asks = vec!["info registers -a".to_string()];
+    if arch == Arch::X86_64 {
+        asks.extend((0..2).map(|cpu| format!("info lapic {cpu}")));
+    }
+    let mut lines = Vec::new();
+    for ask in asks {
+        let json = serde_json::json!({
+            "execute": "human-monitor-command",
+            "arguments": { "command-line": ask },
+        });
+        let answer = qmp_send(monitor, socket, Ok(json.to_string()));
+        let text = serde_json::from_str::<serde_json::Value>(&answer)
+            .ok()
+            .and_then(|v| v.get("return")?.as_str().map(str::to_string))
+            .unwrap_or(answer);
+        lines.push(format!("qemu-state: {ask}"));
+        lines.extend(
+            text.lines()
+                .map(|l| format!("qemu-state:   {}", l.trim_end_matches('\r'))),
+        );
+    }
+    lines
 }
 
 /// Sends a guest's request to QEMU's monitor, connecting on first use;
@@ -522,6 +601,27 @@ pub fn boot(p: &Project, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Bo
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reset_dumps_are_left_out() {
+        for l in [
+            "CPU Reset (CPU 1)",
+            "EAX=00000000 EBX=00000000 ECX=00000000 EDX=00000000",
+            "CS =0000 00000000 00000000 00000000",
+            "GDT=     00000000 00000000",
+            "XMM00=0000000000000000 0000000000000000 XMM01=0000000000000000",
+            "FPR0=0000000000000000 0000 FPR1=0000000000000000 0000",
+        ] {
+            assert!(is_reset_dump(l), "{l}");
+        }
+        for l in [
+            "Triple fault",
+            "EDU: clamping DMA 0x0000000040000000 to 0x0000000000000000!",
+            "nvme_doorbell_cq: Invalid CQ head=3",
+        ] {
+            assert!(!is_reset_dump(l), "{l}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -600,7 +600,18 @@ pub fn judge_guest(
         if boot.timed_out {
             format!("QEMU timed out after {}s", timeout.as_secs())
         } else {
-            "the guest stopped before the test script finished".into()
+            let last = |f: &dyn Fn(&str) -> bool| {
+                boot.log
+                    .lines()
+                    .rfind(|l| f(l))
+                    .unwrap_or("none")
+                    .to_string()
+            };
+            format!(
+                "the guest stopped before the test script finished (last console line: {:?}; {})",
+                last(&|l| !l.starts_with("qemu: ")),
+                last(&|l| l.starts_with(crate::qemu::QEMU_ENDED))
+            )
         },
     );
     check(
@@ -771,21 +782,6 @@ fn every_suite(
     let opts = BootOpts::quiet(log.clone(), timeout);
     let script = p.root.join("guest/run-tests.sh");
     Ok((demo::boot_script(p, ready, name, script, &[], opts)?, log))
-}
-
-/// Every guest suite on another kernel (`ready`), judged as in the `guest`
-/// step, each result and check named `{name}.` + its usual name.
-pub fn guest_suites(p: &Project, ready: &Ready, name: &str, t: &mut Tally) -> Result {
-    let manifest = Manifest::load(p)?;
-    let timeout = Duration::from_secs(900);
-    let start = Instant::now();
-    let (boot, log) = every_suite(p, ready, name, timeout)?;
-    say(
-        name,
-        &format!("guest run took {}", crate::util::human(start.elapsed())),
-    );
-    judge_named(name, &boot, timeout, &manifest, &log, t);
-    Ok(())
 }
 
 /// Judges a boot as `judge_guest` does, naming every result `{name}.…`.

@@ -38,11 +38,6 @@ sector_t rust_helper_blk_rq_pos(const struct request *rq)
 	return blk_rq_pos(rq);
 }
 
-unsigned int rust_helper_blk_rq_bytes(const struct request *rq)
-{
-	return blk_rq_bytes(rq);
-}
-
 enum req_op rust_helper_req_op(const struct request *rq)
 {
 	return req_op(rq);

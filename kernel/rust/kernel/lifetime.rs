@@ -93,31 +93,44 @@ pub(crate) fn release_sleepable<F: FnOnce() + Send + 'static>(what: &str, f: F) 
 
 /// Runs `f` from a workqueue (process context), with a log line saying
 /// `what` was dropped `where_`; leaks `f` if that cannot be arranged.
+///
+/// A thin shim: only the box and [`run`] depend on `F`; the rest is
+/// [`queue_deferred`].
 pub(crate) fn defer<F: FnOnce() + Send + 'static>(what: &str, where_: &str, f: F) {
     let Ok(slot) = KBox::<F>::new_uninit(GFP_ATOMIC) else {
-        pr_err!(
-            "{} dropped {} with no memory to defer its release: leaked\n",
-            what,
-            where_
-        );
         core::mem::forget(f);
+        deferral_failed(what, where_, "with no memory to defer its release");
         return;
     };
     let raw = KBox::into_raw(KBox::write(slot, f));
-    // SAFETY: `run::<F>` takes back the box exactly once, when the work runs.
-    let r = unsafe { bindings::dmabridge_defer(Some(run::<F>), raw.cast()) };
+    // SAFETY: `raw` is a `KBox<F>` turned into a raw pointer, and `run::<F>` takes it back.
+    unsafe { queue_deferred(what, where_, run::<F>, raw.cast()) };
+}
+
+/// Queues `run(data)` on a workqueue, with the log lines of [`defer`].
+///
+/// # Safety
+///
+/// `run` may be called once with `data`, from process context, and then
+/// owns it. If the work cannot be queued, `data` is leaked (never freed).
+unsafe fn queue_deferred(
+    what: &str,
+    where_: &str,
+    run: unsafe extern "C" fn(*mut c_void),
+    data: *mut c_void,
+) {
+    // SAFETY: By the function's safety section, `run` may take `data` once.
+    let r = unsafe { bindings::dmabridge_defer(Some(run), data) };
     if r != 0 {
-        pr_err!(
-            "{} dropped {}: its release could not be deferred ({}): leaked\n",
-            what,
-            where_,
-            r
-        );
-        // SAFETY: Not queued: the box is ours again. Leaking it (and `f`) is safe.
-        core::mem::forget(unsafe { KBox::from_raw(raw) });
+        // Not queued: `data` stays allocated for ever, which is safe.
+        deferral_failed(what, where_, "and its release could not be deferred");
         return;
     }
     pr_info!("{} dropped {}: released from a workqueue\n", what, where_);
+}
+
+fn deferral_failed(what: &str, where_: &str, why: &str) {
+    pr_err!("{} dropped {} {}: leaked\n", what, where_, why);
 }
 
 /// # Safety
@@ -151,7 +164,13 @@ fn jiffies() -> u64 {
 /// Waits (sleeping, polling every tick) until `done()` returns true; gives up
 /// after 10 s, or at once if this task gave up on another wait in the last
 /// minute. Returns whether `done()` did. Process context.
+#[inline]
 pub(crate) fn wait_bounded(mut done: impl FnMut() -> bool) -> bool {
+    wait_bounded_dyn(&mut done)
+}
+
+/// [`wait_bounded`], compiled once.
+fn wait_bounded_dyn(done: &mut dyn FnMut() -> bool) -> bool {
     // SAFETY: `get_current` only reads the current task pointer.
     let me = unsafe { bindings::get_current() };
     let recent = crate::time::msecs_to_jiffies(GIVEN_UP_MS) as u64;

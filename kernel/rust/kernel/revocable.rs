@@ -163,49 +163,20 @@ impl<T> Revocable<T> {
     /// object is gone; a caller that frees what the object guards must leak
     /// it instead when it is not (see `irq::Registration`).
     pub fn revoke(&self) -> bool {
-        self.state.fetch_or(REVOKING, Ordering::AcqRel);
-        if !may_sleep() {
-            return false;
-        }
-        // SAFETY: `get_current` only reads the current task pointer.
-        let me = unsafe { bindings::get_current() };
-        if !self.dropping.swap(true, Ordering::AcqRel) {
-            if !wait_bounded(|| self.state.load(Ordering::Acquire) == REVOKING) {
-                crate::pr_err!(
-                    "revocable: users still hold the object after a bounded wait \
-                     (a leaked or long-held guard); not dropping it now\n"
-                );
-                self.leaked.store(true, Ordering::Release);
-                return false;
-            }
-            self.revoker.store(me, Ordering::Relaxed);
-            // SAFETY: We set `dropping`, so we are the only caller dropping; `REVOKING` is set and
-            // the user count is zero, so no guard exists or can be created (invariant): nobody
-            // reaches `data` any more.
-            unsafe { ManuallyDrop::drop(&mut *self.data.get()) };
-            self.revoker.store(core::ptr::null_mut(), Ordering::Relaxed);
-            self.dropped.store(true, Ordering::Release);
-            return true;
-        }
-        // Another caller drops the object: wait until it is done (its own
-        // wait for users is bounded; the drop itself is the object's), except
-        // inside that drop itself (`revoker == me`). Not bounded: a caller
-        // that frees what the object guards (unbind's next devres actions,
-        // e.g. the IRQ vectors after `free_irq`) must not run before it.
-        let mut waited_ms = 0u32;
-        while !(self.is_revoked()
-            || self.leaked.load(Ordering::Acquire)
-            || self.revoker.load(Ordering::Relaxed) == me)
-        {
-            if waited_ms > 0 && waited_ms % 10_000 == 0 {
-                crate::pr_warn!(
-                    "revocable: still waiting for another revocation to drop the object\n"
-                );
-            }
-            crate::delay::msleep(10);
-            waited_ms += 10;
-        }
-        false
+        let data = self.data.get();
+        let control = Control {
+            state: &self.state,
+            dropping: &self.dropping,
+            dropped: &self.dropped,
+            leaked: &self.leaked,
+            revoker: &self.revoker,
+        };
+        revoke(control, &mut || {
+            // SAFETY: `revoke` calls this at most once, and only after this caller set `dropping`
+            // (so it is the only caller dropping) and saw the user count zero with `REVOKING` set,
+            // so no guard exists or can be created (invariant): nobody reaches `data` any more.
+            unsafe { ManuallyDrop::drop(&mut *data) }
+        })
     }
 
     /// Whether a revocation has dropped the object.
@@ -217,6 +188,59 @@ impl<T> Revocable<T> {
     pub fn is_available(&self) -> bool {
         self.state.load(Ordering::Relaxed) & REVOKING == 0
     }
+}
+
+/// The fields of a [`Revocable`] that do not depend on its type.
+struct Control<'a> {
+    state: &'a AtomicUsize,
+    dropping: &'a AtomicBool,
+    dropped: &'a AtomicBool,
+    leaked: &'a AtomicBool,
+    revoker: &'a AtomicPtr<bindings::task_struct>,
+}
+
+/// [`Revocable::revoke`], compiled once: `drop_data` drops the object. It is
+/// called at most once, by the caller that sets `dropping`, and only once
+/// the user count is zero with [`REVOKING`] set.
+fn revoke(c: Control<'_>, drop_data: &mut dyn FnMut()) -> bool {
+    c.state.fetch_or(REVOKING, Ordering::AcqRel);
+    if !may_sleep() {
+        return false;
+    }
+    // SAFETY: `get_current` only reads the current task pointer.
+    let me = unsafe { bindings::get_current() };
+    if !c.dropping.swap(true, Ordering::AcqRel) {
+        if !wait_bounded(|| c.state.load(Ordering::Acquire) == REVOKING) {
+            crate::pr_err!(
+                "revocable: users still hold the object after a bounded wait \
+                 (a leaked or long-held guard); not dropping it now\n"
+            );
+            c.leaked.store(true, Ordering::Release);
+            return false;
+        }
+        c.revoker.store(me, Ordering::Relaxed);
+        drop_data();
+        c.revoker.store(core::ptr::null_mut(), Ordering::Relaxed);
+        c.dropped.store(true, Ordering::Release);
+        return true;
+    }
+    // Another caller drops the object: wait until it is done (its own wait
+    // for users is bounded; the drop itself is the object's), except inside
+    // that drop itself (`revoker == me`). Not bounded: a caller that frees
+    // what the object guards (unbind's next devres actions, e.g. the IRQ
+    // vectors after `free_irq`) must not run before it.
+    let mut waited_ms = 0u32;
+    while !(c.dropped.load(Ordering::Acquire)
+        || c.leaked.load(Ordering::Acquire)
+        || c.revoker.load(Ordering::Relaxed) == me)
+    {
+        if waited_ms > 0 && waited_ms % 10_000 == 0 {
+            crate::pr_warn!("revocable: still waiting for another revocation to drop the object\n");
+        }
+        crate::delay::msleep(10);
+        waited_ms += 10;
+    }
+    false
 }
 
 impl<T> Drop for Revocable<T> {

@@ -305,17 +305,19 @@ impl Drop for ForeignSgMapping {
     fn drop(&mut self) {
         let dir = self.dir as bindings::dma_data_direction;
         match &mut self.map {
-            // SAFETY: Mapped with `dma_map_sg_attrs` (invariant) and unmapped once, here, with the
-            // entry count and direction of the map; the memory is still valid (the maker's safety
-            // contract).
-            Foreign::List { sgl, orig, .. } => unsafe {
-                bindings::dma_unmap_sg_attrs(self.dev, sgl.as_mut_ptr(), *orig as i32, dir, 0)
-            },
-            // SAFETY: Mapped with `dma_map_page_attrs` (invariant) and unmapped once, here, with
-            // the length and direction of the map; the memory is still valid (as above).
-            Foreign::Page { handle, len } => unsafe {
-                bindings::dma_unmap_page_attrs(self.dev, *handle, *len as usize, dir, 0)
-            },
+            Foreign::List { sgl, orig, .. } => {
+                let sgl = sgl.as_mut_ptr();
+                // SAFETY: Mapped with `dma_map_sg_attrs` (invariant) and unmapped once, here, with
+                // the entry count and direction of the map; the memory is still valid (the
+                // maker's safety contract).
+                unsafe { bindings::dma_unmap_sg_attrs(self.dev, sgl, *orig as i32, dir, 0) }
+            }
+            Foreign::Page { handle, len } => {
+                let (handle, len) = (*handle, *len as usize);
+                // SAFETY: Mapped with `dma_map_page_attrs` (invariant) and unmapped once, here,
+                // with the length and direction of the map; the memory is still valid (as above).
+                unsafe { bindings::dma_unmap_page_attrs(self.dev, handle, len, dir, 0) }
+            }
         }
     }
 }
