@@ -487,6 +487,47 @@ fn tree_files(dir: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The files of `tree` outside `rust/` and MAINTAINERS that differ from
+/// `commit` of the pristine repository `repo` (changed or missing; files git
+/// does not track are not built). Compared through an index of its own,
+/// whose first refresh reads every file.
+fn changed_outside_rust(
+    p: &Project,
+    who: &Author,
+    repo: &Path,
+    commit: &str,
+    tree: &Path,
+) -> Result<Vec<String>> {
+    let index = export_dir(p).join("tested-tree.index");
+    let git = |args: &[&str]| {
+        let mut c = who.git(repo);
+        c.env("GIT_INDEX_FILE", &index)
+            .arg("--work-tree")
+            .arg(tree)
+            .args(args);
+        c
+    };
+    if !index.exists() {
+        output(&mut git(&["read-tree", commit]))?;
+    }
+    say(
+        "export",
+        "comparing the tested tree with the pristine one outside rust/",
+    );
+    // Exits 1 when files changed; the diff below says which.
+    let _ = git(&["update-index", "-q", "--refresh"]).output()?;
+    let changed = output(&mut git(&[
+        "diff",
+        "--name-only",
+        commit,
+        "--",
+        ".",
+        ":!rust",
+        ":!MAINTAINERS",
+    ]))?;
+    Ok(changed.lines().map(str::to_string).collect())
+}
+
 /// The series through checkpatch and `git am` onto a pristine checkout,
 /// `rust/` built at every commit.
 fn take_series(p: &Project, s: &Series, overlay: &Built, tools: &Tools) -> Result<Verdict> {
@@ -593,6 +634,14 @@ fn take_series(p: &Project, s: &Series, overlay: &Built, tools: &Tools) -> Resul
             .lines()
             .filter(|f| !f.starts_with("rust/") && *f != "MAINTAINERS")
             .map(|f| format!("{f} (outside rust/)")),
+    );
+    // And the tested tree is the pristine one outside `rust/` (the overlay
+    // writes only there; this catches a hand edit, or a file an older
+    // harness changed, in the kept unpacked tree).
+    differ.extend(
+        changed_outside_rust(p, &s.who, repo, commit, &overlay.src)?
+            .into_iter()
+            .map(|f| format!("{f} (changed in the tested tree)")),
     );
     v.add(
         "tree_is_the_overlay",

@@ -69,18 +69,22 @@ pub struct Boot {
     pub timed_out: bool,
 }
 
-/// A line of the register dump `-d cpu_reset` prints at each vCPU reset
-/// (`CPU Reset (CPU 1)`, then lines such as `EAX=00000000 EBX=...`,
-/// `CS =0000 ...`, `XMM00=...`).
-fn is_reset_dump(l: &str) -> bool {
+/// Whether `l` belongs to the register dump `-d cpu_reset` prints at a vCPU
+/// reset, given whether the line before did: the dump starts with
+/// `CPU Reset (CPU 1)` and goes on with lines such as `EAX=00000000 EBX=...`,
+/// `CS =0000 ...`, `XMM00=...` (x86) or ` PC=...`, `X00=...` (arm64).
+fn is_reset_dump(l: &str, in_dump: bool) -> bool {
     if l.starts_with("CPU Reset (CPU ") {
         return true;
     }
-    let Some((name, _)) = l.split_once('=') else {
+    if !in_dump {
+        return false;
+    }
+    let Some((name, _)) = l.trim_start().split_once('=') else {
         return false;
     };
     let name = name.trim_end();
-    (2..=6).contains(&name.len())
+    (1..=6).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
@@ -121,9 +125,12 @@ fn data_image(opts: &BootOpts) -> PathBuf {
     opts.log.with_extension("nvme.img")
 }
 
-/// QEMU's monitor socket of a boot, next to its log (`qmp`).
+/// QEMU's monitor socket of a boot (`qmp`): in the temporary directory, as
+/// a Unix socket's path must fit in 108 bytes, named after the boot's log.
 fn qmp_socket(opts: &BootOpts) -> PathBuf {
-    opts.log.with_extension("qmp")
+    let mut h = crate::util::Hasher::new();
+    h.str(&opts.log.to_string_lossy());
+    std::env::temp_dir().join(format!("dmabridge-{}.qmp", &h.hex()[..16]))
 }
 
 /// The size of that controller's second namespace, which holds a GUID
@@ -187,9 +194,10 @@ fn qemu_command(
     }
     // Device models report a guest's bad requests (e.g. edu clamping a DMA
     // address beyond its mask) only with guest_errors logging, on stderr;
-    // cpu_reset logs a triple fault ("Triple fault"), which with -no-reboot
-    // ends QEMU without a word from the guest (and each vCPU's state at its
-    // power-on reset, which `is_reset_dump` leaves out of the log).
+    // under TCG, cpu_reset logs a triple fault ("Triple fault"), which with
+    // -no-reboot ends QEMU without a word from the guest (and each vCPU's
+    // state at its power-on reset, which `is_reset_dump` leaves out of the
+    // log).
     cmd.args(["-d", "guest_errors,cpu_reset"]);
     cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
         .args(["-no-reboot", "-nic", "none"])
@@ -394,8 +402,10 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
         }
     });
     let t2 = thread::spawn(move || {
+        let mut in_dump = false;
         for l in BufReader::new(err).lines().map_while(|l| l.ok()) {
-            if is_reset_dump(&l) {
+            in_dump = is_reset_dump(&l, in_dump);
+            if in_dump {
                 continue;
             }
             if tx2.send(format!("qemu: {l}")).is_err() {
@@ -603,22 +613,25 @@ pub fn boot(p: &Project, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Bo
 mod tests {
     #[test]
     fn reset_dumps_are_left_out() {
+        assert!(is_reset_dump("CPU Reset (CPU 1)", false));
         for l in [
-            "CPU Reset (CPU 1)",
             "EAX=00000000 EBX=00000000 ECX=00000000 EDX=00000000",
             "CS =0000 00000000 00000000 00000000",
             "GDT=     00000000 00000000",
             "XMM00=0000000000000000 0000000000000000 XMM01=0000000000000000",
             "FPR0=0000000000000000 0000 FPR1=0000000000000000 0000",
+            " PC=0000000000000000 X00=0000000000000000 X01=0000000000000000",
         ] {
-            assert!(is_reset_dump(l), "{l}");
+            assert!(is_reset_dump(l, true), "{l}");
+            // Outside a dump, a line of that shape is kept.
+            assert!(!is_reset_dump(l, false), "{l}");
         }
         for l in [
             "Triple fault",
             "EDU: clamping DMA 0x0000000040000000 to 0x0000000000000000!",
             "nvme_doorbell_cq: Invalid CQ head=3",
         ] {
-            assert!(!is_reset_dump(l), "{l}");
+            assert!(!is_reset_dump(l, true), "{l}");
         }
     }
 

@@ -99,7 +99,7 @@ pub(crate) fn release_sleepable<F: FnOnce() + Send + 'static>(what: &str, f: F) 
 pub(crate) fn defer<F: FnOnce() + Send + 'static>(what: &str, where_: &str, f: F) {
     let Ok(slot) = KBox::<F>::new_uninit(GFP_ATOMIC) else {
         core::mem::forget(f);
-        deferral_failed(what, where_, "with no memory to defer its release");
+        deferral_failed(what, where_, "with no memory to defer its release", ENOMEM);
         return;
     };
     let raw = KBox::into_raw(KBox::write(slot, f));
@@ -111,8 +111,9 @@ pub(crate) fn defer<F: FnOnce() + Send + 'static>(what: &str, where_: &str, f: F
 ///
 /// # Safety
 ///
-/// `run` may be called once with `data`, from process context, and then
-/// owns it. If the work cannot be queued, `data` is leaked (never freed).
+/// `run` may be called once with `data`, from process context on another
+/// thread (what `data` holds is `Send` and `'static`), and then owns it. If
+/// the work cannot be queued, `data` is leaked (never freed).
 unsafe fn queue_deferred(
     what: &str,
     where_: &str,
@@ -123,14 +124,19 @@ unsafe fn queue_deferred(
     let r = unsafe { bindings::dmabridge_defer(Some(run), data) };
     if r != 0 {
         // Not queued: `data` stays allocated for ever, which is safe.
-        deferral_failed(what, where_, "and its release could not be deferred");
+        deferral_failed(
+            what,
+            where_,
+            "and its release could not be deferred",
+            Error::from_errno(r),
+        );
         return;
     }
     pr_info!("{} dropped {}: released from a workqueue\n", what, where_);
 }
 
-fn deferral_failed(what: &str, where_: &str, why: &str) {
-    pr_err!("{} dropped {} {}: leaked\n", what, where_, why);
+fn deferral_failed(what: &str, where_: &str, why: &str, err: Error) {
+    pr_err!("{} dropped {} {} ({:?}): leaked\n", what, where_, why, err);
 }
 
 /// # Safety
