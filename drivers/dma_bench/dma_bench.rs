@@ -54,18 +54,22 @@ impl pci::Driver for DmaBench {
         pdev.set_master();
         let dma = pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())?;
         let acc = dma.access()?;
-        let mut buf = KVec::with_capacity(BUF_LEN, GFP_KERNEL)?;
-        buf.extend_from_slice(&[0x5a; BUF_LEN], GFP_KERNEL)?;
+        let mut vec = KVec::with_capacity(BUF_LEN, GFP_KERNEL)?;
+        vec.extend_from_slice(&[0x5a; BUF_LEN], GFP_KERNEL)?;
+        // Held in an `Option`, as the page below: taking it out leaves `None`.
+        // (`mem::take` would leave an empty vector, whose drop at the next
+        // assignment calls the allocator: work the C loop does not do.)
+        let mut buf = Some(vec);
 
         time("map_unmap", |_| {
-            let m = acc.map_single::<ToDevice, _>(core::mem::take(&mut buf))?;
+            let m = acc.map_single::<ToDevice, _>(buf.take().ok_or(EINVAL)?)?;
             black_box(m.dma_handle());
-            buf = m.unmap();
+            buf = Some(m.unmap());
             Ok(())
         })?;
         time("map_sync_unmap", |_| {
-            let m = acc.map_single::<FromDevice, _>(core::mem::take(&mut buf))?;
-            buf = black_box(m.sync_for_cpu()?).unmap();
+            let m = acc.map_single::<FromDevice, _>(buf.take().ok_or(EINVAL)?)?;
+            buf = Some(black_box(m.sync_for_cpu()?).unmap());
             Ok(())
         })?;
         let mut page = Some(ZeroedPage::alloc(GFP_KERNEL)?);
