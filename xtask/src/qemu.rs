@@ -90,6 +90,9 @@ fn is_reset_dump(l: &str, in_dump: bool) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
+/// The guest's CPUs.
+const VCPUS: u32 = 2;
+
 /// The log line that says how QEMU ended.
 pub const QEMU_ENDED: &str = "qemu: ended:";
 
@@ -162,7 +165,7 @@ fn qemu_command(
                 "-accel",
                 accel,
                 "-smp",
-                "2,sockets=2,cores=1",
+                &format!("{VCPUS},sockets={VCPUS},cores=1"),
                 "-m",
             ])
             .arg(format!("{memory_mib}M"));
@@ -188,7 +191,7 @@ fn qemu_command(
                 "-cpu",
                 "cortex-a57",
             ])
-            .args(["-smp", "2", "-m"])
+            .args(["-smp", &VCPUS.to_string(), "-m"])
             .arg(format!("{memory_mib}M"));
         }
     }
@@ -419,6 +422,13 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
     let mut file = io_ctx(fs::File::create(&opts.log), "cannot create", &opts.log)?;
     let deadline = Instant::now() + opts.timeout;
     let mut log = String::new();
+    // Each line goes to the log file and to the log the boot returns.
+    let mut record = |line: &str| -> std::io::Result<()> {
+        writeln!(file, "{line}")?;
+        log.push_str(line);
+        log.push('\n');
+        Ok(())
+    };
     let mut timed_out = false;
     let mut monitor: Option<crate::qmp::Monitor> = None;
     loop {
@@ -428,9 +438,7 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
             // What the vCPUs were doing, for a hang that shows once in many
             // boots: each one's registers and, on x86, its local APIC.
             for l in machine_state(&mut monitor, &qmp_socket(opts), b.arch) {
-                writeln!(file, "{l}")?;
-                log.push_str(&l);
-                log.push('\n');
+                record(&l)?;
             }
             let _ = child.kill();
             break;
@@ -441,13 +449,10 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
                 if opts.echo {
                     println!("{l}");
                 }
-                writeln!(file, "{l}")?;
-                log.push_str(&l);
-                log.push('\n');
+                record(&l)?;
                 if let Some(req) = crate::qmp::request(&l) {
                     let answer = qmp_send(&mut monitor, &qmp_socket(opts), req);
-                    writeln!(file, "qmp: {answer}")?;
-                    log.push_str(&format!("qmp: {answer}\n"));
+                    record(&format!("qmp: {answer}"))?;
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -464,9 +469,7 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
         Ok(s) => format!("{QEMU_ENDED} {s}"),
         Err(e) => format!("{QEMU_ENDED} unknown: {e}"),
     };
-    writeln!(file, "{ended}")?;
-    log.push_str(&ended);
-    log.push('\n');
+    record(&ended)?;
     Ok(Boot {
         exit: exit_status(&log),
         log,
@@ -484,7 +487,7 @@ fn machine_state(
 ) -> Vec<String> {
     let mut asks = vec!["info registers -a".to_string()];
     if arch == Arch::X86_64 {
-        asks.extend((0..2).map(|cpu| format!("info lapic {cpu}")));
+        asks.extend((0..VCPUS).map(|cpu| format!("info lapic {cpu}")));
     }
     let mut lines = Vec::new();
     for ask in asks {
