@@ -7,15 +7,16 @@
 . /guest/lib/kmemleak.sh
 kmemleak_clear
 # Each class's span (begin .. exit status) covers the driver's probe, the
-# exercise and the unbind: a report at load or unload is charged to it.
+# exercise and the unbind: a report at load or unload is charged to it. The
+# markers go into the kernel's log, in order with the reports.
 for ex in /evidence/*/exercise.sh; do
 	slug=$(basename "$(dirname "$ex")")
-	echo "evidence: begin $slug"
+	echo "evidence: begin $slug" > /dev/kmsg
 	insmod /lib/modules/edu_c.ko || exit 125
 	sh "$ex"
 	status=$?
 	rmmod edu_c || echo "evidence: rmmod edu_c failed after $slug"
-	echo "evidence: exercise $slug exit status $status"
+	echo "evidence: exercise $slug exit status $status" > /dev/kmsg
 done
 kmemleak_report
 echo "evidence: end"

@@ -97,8 +97,8 @@ wait_for() {
 
 # qmp COMMAND ARGS: asks the host to send COMMAND (device_del, of a device
 # of the hot-plug machine) with ARGS (id=...) to QEMU's monitor
-# (xtask/src/qmp.rs). The line goes to the console itself, not to the
+# (xtask/src/qmp.rs). The line goes to the output port itself, not to the
 # script's output, which a check may be holding back.
 qmp() {
-	echo "dmabridge: qmp $1 $2" > /dev/console
+	echo "dmabridge: qmp $1 $2" > "$DMABRIDGE_OUT"
 }

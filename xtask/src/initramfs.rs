@@ -148,7 +148,11 @@ pub fn pack(p: &Project, b: &Built, c: &Contents, name: &str) -> Result<PathBuf>
     let dir = p.build.join("initramfs");
     io_ctx(fs::create_dir_all(&dir), "cannot create", &dir)?;
     let env_file = dir.join(format!("{name}.env"));
-    let mut env = format!("DMABRIDGE_LOAD={}\n", sh_quote(&c.load.join(" ")));
+    let mut env = format!(
+        "DMABRIDGE_LOAD={}\nexport DMABRIDGE_OUT=/dev/{}\n",
+        sh_quote(&c.load.join(" ")),
+        b.arch.output()
+    );
     for (k, v) in &c.env {
         env.push_str(&format!("export {k}={}\n", sh_quote(v)));
     }

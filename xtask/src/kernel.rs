@@ -43,11 +43,22 @@ impl Arch {
         }
     }
 
-    /// The serial console's device.
+    /// The serial console's device: the kernel's messages.
     pub fn console(self) -> &'static str {
         match self {
             Arch::X86_64 => "ttyS0",
             Arch::Arm64 => "ttyAMA0",
+        }
+    }
+
+    /// The second serial port: everything the guest's programs print
+    /// (`guest/init` sends its output there). On one port, a kernel message
+    /// written while a program's line is half sent lands in the middle of
+    /// that line, and a KTAP line cut in two is lost.
+    pub fn output(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "ttyS1",
+            Arch::Arm64 => "ttyAMA1",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Boots a built kernel and an initramfs under QEMU with the project's devices,
-//! streaming the serial console, with a hard timeout.
+//! streaming the kernel's serial console and the second port the guest's programs
+//! print on (`Arch::output`), with a hard timeout.
 
 use crate::cache;
 use crate::kernel::{Arch, Built};
@@ -7,9 +8,10 @@ use crate::setup::Tools;
 use crate::util::{io_ctx, read_stamp, say, Error, Hasher, Result};
 use crate::{bail, Project};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -131,9 +133,22 @@ fn data_image(opts: &BootOpts) -> PathBuf {
 /// QEMU's monitor socket of a boot (`qmp`): in the temporary directory, as
 /// a Unix socket's path must fit in 108 bytes, named after the boot's log.
 fn qmp_socket(opts: &BootOpts) -> PathBuf {
+    boot_socket(opts, "qmp")
+}
+
+/// The socket the host listens on for the guest's second serial port
+/// (`Arch::output`): QEMU connects to it as it starts, before the guest runs.
+fn output_socket(opts: &BootOpts) -> PathBuf {
+    boot_socket(opts, "out")
+}
+
+/// A boot's Unix socket, in the temporary directory (a path in a deep
+/// checkout could pass the 108 bytes a socket's path may have), named by a
+/// hash of the boot's log path.
+fn boot_socket(opts: &BootOpts, kind: &str) -> PathBuf {
     let mut h = crate::util::Hasher::new();
     h.str(&opts.log.to_string_lossy());
-    std::env::temp_dir().join(format!("dmabridge-{}.qmp", &h.hex()[..16]))
+    std::env::temp_dir().join(format!("dmabridge-{}.{kind}", &h.hex()[..16]))
 }
 
 /// The size of that controller's second namespace, which holds a GUID
@@ -202,7 +217,15 @@ fn qemu_command(
     // state at its power-on reset, which `is_reset_dump` leaves out of the
     // log).
     cmd.args(["-d", "guest_errors,cpu_reset"]);
+    // The kernel's console on standard output, the guest's programs on a
+    // second port (`Arch::output`).
     cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
+        .arg("-chardev")
+        .arg(format!(
+            "socket,id=output,path={}",
+            output_socket(opts).display()
+        ))
+        .args(["-serial", "chardev:output"])
         .args(["-no-reboot", "-nic", "none"])
         .arg("-kernel")
         .arg(&b.bzimage)
@@ -384,7 +407,10 @@ fn boot_with(
 }
 
 fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Boot> {
-    let mut child = command_for(tools, accel, b, initrd, opts)
+    let out_path = output_socket(opts);
+    let _ = fs::remove_file(&out_path);
+    let listener = io_ctx(UnixListener::bind(&out_path), "cannot listen on", &out_path)?;
+    let child = command_for(tools, accel, b, initrd, opts)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -392,18 +418,29 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
         .map_err(|e| {
             let qemu = binary(tools, b.arch).display();
             Error(format!("cannot start {qemu}: {e}"))
-        })?;
+        });
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = fs::remove_file(&out_path);
+            return Err(e);
+        }
+    };
     let (tx, rx) = mpsc::channel::<String>();
     let out = child.stdout.take().unwrap();
     let err = child.stderr.take().unwrap();
     let tx2 = tx.clone();
-    let t1 = thread::spawn(move || {
-        for l in BufReader::new(out).split(b'\n').map_while(|l| l.ok()) {
-            if tx.send(String::from_utf8_lossy(&l).into_owned()).is_err() {
-                break;
-            }
+    let port = accept_output(&listener, &mut child);
+    let _ = fs::remove_file(&out_path);
+    // The console and the output port, line by line, in the order they come.
+    let t3 = match port {
+        Some(port) => Some(forward(Box::new(port), tx.clone())),
+        None => {
+            let _ = tx.send("qemu: the guest's output port was never connected".into());
+            None
         }
-    });
+    };
+    let t1 = forward(Box::new(out), tx);
     let t2 = thread::spawn(move || {
         let mut in_dump = false;
         for l in BufReader::new(err).lines().map_while(|l| l.ok()) {
@@ -462,6 +499,9 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
     let status = child.wait();
     let _ = t1.join();
     let _ = t2.join();
+    if let Some(t3) = t3 {
+        let _ = t3.join();
+    }
     // How QEMU ended: a guest that stops early without a word from the
     // kernel is told apart from a QEMU that crashed.
     let ended = match status {
@@ -475,6 +515,40 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
         log,
         timed_out,
     })
+}
+
+/// Sends each line `r` reads (bytes up to a newline, not necessarily UTF-8)
+/// to `tx`, until the end of its input.
+fn forward(r: Box<dyn Read + Send>, tx: mpsc::Sender<String>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for l in BufReader::new(r).split(b'\n').map_while(|l| l.ok()) {
+            if tx.send(String::from_utf8_lossy(&l).into_owned()).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Waits for QEMU to connect to the guest's output port, which it does as it
+/// starts; `None` when QEMU ends first or takes over a minute (its standard
+/// error says why).
+fn accept_output(listener: &UnixListener, child: &mut Child) -> Option<UnixStream> {
+    listener.set_nonblocking(true).ok()?;
+    let start = Instant::now();
+    loop {
+        match listener.accept() {
+            Ok((port, _)) => {
+                port.set_nonblocking(false).ok()?;
+                return Some(port);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+        if start.elapsed() > Duration::from_secs(60) || !matches!(child.try_wait(), Ok(None)) {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The machine's state through the monitor, as `qemu-state:` lines: every
