@@ -1076,7 +1076,22 @@ impl pci::Driver for RnvmeDriver {
         let granted = Self::set_queue_count(&nvme)?;
         // One vector per I/O queue where there are enough, else they share.
         let io_vectors = vectors.saturating_sub(1).max(1);
-        let nr_io = granted.min(io_vectors).min(u32::from(u16::MAX));
+        // Queue `q`'s doorbells end `2q + 2` strides past the first: no more
+        // queues than BAR 0 has doorbells for (the admin pair fits, above).
+        let pairs = (bar_len - REG_DOORBELLS) / (2 * stride) - 1;
+        let fit = u32::try_from(pairs).unwrap_or(u32::MAX);
+        if fit < granted.min(io_vectors) {
+            dev_warn!(
+                pdev.as_ref(),
+                "BAR 0 of {} bytes has doorbells for {} I/O queue pair(s) only\n",
+                bar_len,
+                fit
+            );
+        }
+        if fit == 0 {
+            return Err(ENODEV);
+        }
+        let nr_io = granted.min(io_vectors).min(fit).min(u32::from(u16::MAX));
         let vector_of = |qid: u16| {
             if vectors > 1 {
                 1 + (u32::from(qid) - 1) % (vectors - 1)
