@@ -1,9 +1,9 @@
 #!/bin/sh
 # The guest half of `cargo xtask evidence` for one bug class: load the C twin
 # with the class's bug, run the class's exercise, unload the driver (unbind
-# checks), then let kmemleak scan. The host reads the console from the
-# `evidence: begin` marker on, which goes into the kernel's log, in order
-# with the reports.
+# checks), then let kmemleak scan. The host reads the log from the
+# `evidence: begin` marker on; the markers go into the kernel's log, in order
+# with the reports (the script's own output comes on another serial port).
 
 . /guest/lib/kmemleak.sh
 insmod /lib/modules/edu_c.ko || exit 125

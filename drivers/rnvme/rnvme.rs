@@ -66,6 +66,8 @@ const ADMIN_SET_FEATURES: u8 = 0x09;
 const CNS_NAMESPACE: u32 = 0x00;
 const CNS_CONTROLLER: u32 = 0x01;
 const CNS_ACTIVE_NSIDS: u32 = 0x02;
+/// Identify Controller for the NVM command set (CSI 0).
+const CNS_CONTROLLER_NVM: u32 = 0x06;
 const FEATURE_NUM_QUEUES: u32 = 0x07;
 
 /// The admin queue's depth (the C driver's `NVME_AQ_DEPTH`).
@@ -290,6 +292,10 @@ struct ControllerInfo {
     vwc: bool,
     /// Maximum data transfer size: 2^MDTS pages, 0 for no limit.
     mdts: u8,
+    /// Write Zeroes Size Limit: 2^WZSL pages, 0 for no limit (CNS 06h).
+    wzsl: u8,
+    /// Dataset Management Range Size Limit in blocks, 0 for none (CNS 06h).
+    dmrsl: u32,
 }
 
 impl Nvme {
@@ -863,8 +869,23 @@ impl RnvmeDriver {
                 oncs: le16(id, 520),
                 vwc: id[525] & 1 != 0,
                 mdts: id[77],
+                wzsl: 0,
+                dmrsl: 0,
             }
         })
+    }
+
+    /// The NVM command set's limits (Identify CNS 06h), asked of NVMe 1.2
+    /// and later controllers as the C driver does: (WZSL, DMRSL). A
+    /// controller that fails the command has none (its status is logged).
+    fn identify_nvm_limits(n: &Nvme, vs: u32) -> Result<(u8, u32)> {
+        if vs < 0x0001_0200 {
+            return Ok((0, 0));
+        }
+        match n.identify(CNS_CONTROLLER_NVM, 0, |id| (id[1], le32(id, 4))) {
+            Err(e) if e == EIO && !n.dead.load(Ordering::Relaxed) => Ok((0, 0)),
+            limits => limits,
+        }
     }
 
     /// The active namespaces (the list CNS 02h gives), each identified.
@@ -1071,7 +1092,8 @@ impl pci::Driver for RnvmeDriver {
             GFP_KERNEL,
         )?;
 
-        let info = Self::identify_controller(pdev, &nvme)?;
+        let mut info = Self::identify_controller(pdev, &nvme)?;
+        (info.wzsl, info.dmrsl) = Self::identify_nvm_limits(&nvme, vs)?;
         let namespaces = Self::scan_namespaces(pdev, &nvme, &info)?;
         let granted = Self::set_queue_count(&nvme)?;
         // One vector per I/O queue where there are enough, else they share.
@@ -1133,13 +1155,15 @@ impl pci::Driver for RnvmeDriver {
         }
         dev_info!(
             pdev.as_ref(),
-            "{} namespace(s) usable; {} I/O queue pair(s) granted; {} interrupt; shadow doorbells {}; write zeroes {}, discard {}, volatile write cache {}\n",
+            "{} namespace(s) usable; {} I/O queue pair(s) granted; {} interrupt; shadow doorbells offered {}; write zeroes {} (WZSL {}), discard {} (DMRSL {}), volatile write cache {}\n",
             namespaces.len(),
             granted,
             kind,
             yes_no(info.oacs & (1 << 8) != 0),
             yes_no(info.oncs & ONCS_WRITE_ZEROES != 0),
+            info.wzsl,
             yes_no(info.oncs & ONCS_DSM != 0),
+            info.dmrsl,
             yes_no(info.vwc)
         );
 
@@ -1159,14 +1183,23 @@ impl pci::Driver for RnvmeDriver {
             if info.vwc {
                 builder = builder.write_cache(true);
             }
-            // Write zeroes within the transfer limit, as the C driver; a discard is one range
-            // of at most 65536 blocks (the controller's DMRSL is not read).
+            // Write zeroes within the transfer limit (as the C driver) and WZSL (in 4 KiB
+            // pages; C lets WZSL replace the transfer limit); a discard is one range of at
+            // most 65536 blocks and DMRSL.
             let most = MAX_BLOCKS << (shift - 9);
             if info.oncs & ONCS_WRITE_ZEROES != 0 {
-                builder = builder.max_write_zeroes_sectors(most.min(max_sectors));
+                let wzsl = match info.wzsl {
+                    0 => u32::MAX,
+                    w => 1u32.checked_shl(u32::from(w) + 3).unwrap_or(u32::MAX),
+                };
+                builder = builder.max_write_zeroes_sectors(most.min(max_sectors).min(wzsl));
             }
             if info.oncs & ONCS_DSM != 0 {
-                builder = builder.max_discard_sectors(most);
+                let dmrsl = match info.dmrsl {
+                    0 => u32::MAX,
+                    b => b.saturating_mul(1 << (shift - 9)),
+                };
+                builder = builder.max_discard_sectors(most.min(dmrsl));
             }
             let ns = Arc::new(
                 Namespace {

@@ -91,21 +91,36 @@ pub struct GuestRun {
     pub findings: usize,
 }
 
-/// Reads the `compare:` sections of the console log.
-pub fn guest_runs(log: &str, drv: &str) -> GuestRun {
-    let begin = format!("compare: begin {drv}");
-    let end = format!("compare: end {drv}");
-    let section: String = log
-        .lines()
-        .skip_while(|l| !l.contains(&begin))
-        .take_while(|l| !l.contains(&end))
+/// The lines of `log` from the one containing `begin` to the one before the
+/// one containing `end`.
+fn section(log: &str, begin: &str, end: &str) -> String {
+    log.lines()
+        .skip_while(|l| !l.contains(begin))
+        .take_while(|l| !l.contains(end))
         .collect::<Vec<_>>()
-        .join("\n");
-    let report = ktap::parse(&section);
+        .join("\n")
+}
+
+/// Reads a driver's `compare:` sections of the log. The script's output and
+/// the kernel's messages come on two serial ports, each in order but not in
+/// order with the other: the suite's results are read between the script's
+/// markers, the checkers' reports between the markers the script wrote into
+/// the kernel's log.
+pub fn guest_runs(log: &str, drv: &str) -> GuestRun {
+    let results = section(
+        log,
+        &format!("compare: begin {drv}"),
+        &format!("compare: end {drv}"),
+    );
+    let kernel = section(
+        log,
+        &format!("compare: kernel log of {drv} begins"),
+        &format!("compare: kernel log of {drv} ends"),
+    );
+    let report = ktap::parse(&results);
     let value = |key: &str| {
         let tag = format!("compare: {key} {drv} ");
-        section
-            .lines()
+        log.lines()
             .find_map(|l| l.split_once(&tag).map(|(_, v)| v.trim().parse().ok()))
             .flatten()
     };
@@ -114,7 +129,7 @@ pub fn guest_runs(log: &str, drv: &str) -> GuestRun {
         failed: report.count(Outcome::Fail),
         dma_api_errors: value("dma-api-errors"),
         kmemleak: value("kmemleak"),
-        findings: report.findings.len(),
+        findings: ktap::parse(&kernel).findings.len(),
     }
 }
 
@@ -381,13 +396,16 @@ mod tests {
 
     #[test]
     fn guest_sections() {
-        let log = "compare: begin edu\nKTAP version 1\n1..2\nok 1 a\nnot ok 2 b\n\
-                   compare: dma-api-errors edu 0\ncompare: kmemleak edu 1\ncompare: end edu\n\
+        // The kernel's lines arrive ahead of the script's.
+        let log = "compare: kernel log of edu begins\nWARNING: x\ncompare: begin edu\n\
+                   KTAP version 1\n1..2\nok 1 a\ncompare: kernel log of edu ends\nnot ok 2 b\n\
+                   compare: dma-api-errors edu 0\ncompare: end edu\ncompare: kmemleak edu 1\n\
+                   compare: kernel log of edu_c begins\ncompare: kernel log of edu_c ends\n\
                    compare: begin edu_c\nKTAP version 1\n1..1\nok 1 a\ncompare: end edu_c\n";
         let r = guest_runs(log, "edu");
-        assert_eq!((r.passed, r.failed), (1, 1));
+        assert_eq!((r.passed, r.failed, r.findings), (1, 1, 1));
         assert_eq!((r.dma_api_errors, r.kmemleak), (Some(0), Some(1)));
         let c = guest_runs(log, "edu_c");
-        assert_eq!((c.passed, c.dma_api_errors), (1, None));
+        assert_eq!((c.passed, c.dma_api_errors, c.findings), (1, None, 0));
     }
 }

@@ -64,6 +64,10 @@ pub fn finished(boot: &Boot, timeout: Duration, log: &std::path::Path) -> Result
         );
     }
     match boot.exit {
+        Some(124) => bail!(
+            "the guest could not open its output port (the second serial port); console log: {}",
+            log.display()
+        ),
         Some(125) => bail!(
             "the guest could not load a driver; console log: {}",
             log.display()

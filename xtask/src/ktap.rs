@@ -371,8 +371,8 @@ fn is_ktap_line(line: &str) -> bool {
 /// the `WARNING:` headline right after it, and the register and stack dump
 /// that follows; the first other kernel line ends the report (so a report
 /// another CPU prints in between still counts). The test script's KTAP
-/// lines share the console and may fall inside a dump: they are kept and do
-/// not end it.
+/// lines (from the other serial port, merged by arrival) may fall inside a
+/// dump: they are kept and do not end it.
 pub fn strip_reports(log: &str, allowed: &[&str]) -> String {
     let mut out = String::new();
     // 0: outside, 1: just after the allowed line, 2: in its dump.

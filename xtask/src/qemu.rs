@@ -553,7 +553,8 @@ fn accept_output(listener: &UnixListener, child: &mut Child) -> Option<UnixStrea
 
 /// The machine's state through the monitor, as `qemu-state:` lines: every
 /// vCPU's registers and, on x86, both local APICs (interrupts requested,
-/// in service, the timer's count).
+/// in service, the timer's count), the PIC and I/O APIC, and the count of
+/// interrupts each line raised.
 fn machine_state(
     monitor: &mut Option<crate::qmp::Monitor>,
     socket: &Path,
@@ -562,6 +563,9 @@ fn machine_state(
     let mut asks = vec!["info registers -a".to_string()];
     if arch == Arch::X86_64 {
         asks.extend((0..VCPUS).map(|cpu| format!("info lapic {cpu}")));
+        // The PIT's interrupt reaches the CPUs through the PIC and the I/O
+        // APIC: their state, and how many interrupts each line raised.
+        asks.extend(["info pic".to_string(), "info irq".to_string()]);
     }
     let mut lines = Vec::new();
     for ask in asks {

@@ -1,6 +1,6 @@
 //! Hot-plug requests from the guest: a guest script prints
 //! `dmabridge: qmp device_add driver=edu,id=hpedu,bus=hp0` (or `device_del
-//! id=hpedu`) on the console (`qmp` in guest/lib/ktap.sh), and the host
+//! id=hpedu`) on its output port (`qmp` in guest/lib/ktap.sh), and the host
 //! sends that command to QEMU's monitor (QMP) on a Unix socket, logging the
 //! answer as a `qmp:` line. Only `device_del`, of the devices the hot-plug
 //! machine has.

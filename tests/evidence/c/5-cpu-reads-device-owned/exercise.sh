@@ -8,5 +8,5 @@ head -c 64 /dev/urandom > 64
 eductl write 64 || exit 1
 eductl read --len 64 > back || exit 1
 if ! cmp -s 64 back; then
-	echo "evidence: data differs: the bytes read back are not the bytes written"
+	echo "evidence: data differs: the bytes read back are not the bytes written" > /dev/kmsg
 fi
