@@ -259,7 +259,7 @@ pub fn bench(p: &Project) -> Result<i32> {
             ROUNDS * 2 * 10 * (RUNTIME_S + 2) / 60 + 1
         ),
     );
-    let (boot, log) = run_guest(p, &ready, "bench-nvme", Duration::from_secs(1800))?;
+    let (boot, log) = run_guest(p, &ready, "bench-nvme", Duration::from_secs(1800), false)?;
     let points = points(&boot.log);
     if points.len() < 10 {
         bail!(

@@ -126,6 +126,7 @@ pub fn run(p: &Project, args: &RunArgs) -> Result<i32> {
         memory_mib: args.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB),
         gdb_port,
         hotplug: false,
+        icount: false,
     };
     let boot = boot_script(p, &ready, "run", script, &args.drivers, opts)?;
     let code = finished(&boot, timeout, &log)?;

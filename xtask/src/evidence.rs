@@ -286,11 +286,7 @@ pub fn normalize(line: &str) -> String {
 
 /// The first report in a console log after the `evidence: begin` marker.
 pub fn first_report(log: &str) -> (Detector, String) {
-    let after = log
-        .lines()
-        .skip_while(|l| !l.contains("evidence: begin"))
-        .skip(1);
-    for l in after {
+    for l in ktap::between(log, "evidence: begin", None).lines().skip(1) {
         let d = if l.contains("BUG: KASAN:") {
             Detector::Kasan
         } else if l.contains("DMA-API:") && ktap::is_finding(l) {
@@ -418,16 +414,8 @@ pub fn c_verdict(c: &Class, o: &COutcome) -> std::result::Result<(), String> {
 /// The console lines of one class's exercise in a control boot: from its
 /// `evidence: begin <slug>` to its exit status line.
 pub fn class_span<'a>(log: &'a str, slug: &str) -> &'a str {
-    let begin = format!("evidence: begin {slug}\n");
-    let Some(at) = log.find(&begin) else {
-        return "";
-    };
-    let rest = &log[at..];
     let end = format!("evidence: exercise {slug} exit status");
-    match rest.find(&end) {
-        Some(e) => &rest[..e],
-        None => rest,
-    }
+    ktap::between(log, &format!("evidence: begin {slug}"), Some(&end))
 }
 
 /// Whether a class's exercise ran cleanly in a finished control boot: no

@@ -50,6 +50,32 @@ pub fn clean(line: &str) -> &str {
     line
 }
 
+/// Whether `line` is the marker line `marker`: after a printk time stamp,
+/// the line starts with it, followed by nothing or a space (so `compare:
+/// begin edu` is not `compare: begin edu_c`'s line).
+pub fn is_marker(line: &str, marker: &str) -> bool {
+    clean(line.trim_end_matches('\n'))
+        .strip_prefix(marker)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
+/// The lines of `log` from the first marker line `begin` (`is_marker`) up to
+/// the next marker line `end`, which is left out; to the log's end if `end`
+/// is `None` or never comes. Empty if no line is `begin`.
+pub fn between<'a>(log: &'a str, begin: &str, end: Option<&str>) -> &'a str {
+    let mut at = 0;
+    let mut start = None;
+    for line in log.split_inclusive('\n') {
+        match start {
+            None if is_marker(line, begin) => start = Some(at),
+            Some(s) if end.is_some_and(|e| is_marker(line, e)) => return &log[s..at],
+            _ => {}
+        }
+        at += line.len();
+    }
+    start.map_or("", |s| &log[s..])
+}
+
 struct Parsed<'a> {
     ok: bool,
     name: &'a str,
@@ -402,6 +428,34 @@ pub fn strip_reports(log: &str, allowed: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn between_markers() {
+        let log = "a\n[ 1.5] begin edu_c\nx\nend edu_c\nbegin edu\ny\r\nend edu 0\nz\n";
+        assert_eq!(
+            between(log, "begin edu", Some("end edu")),
+            "begin edu\ny\r\n"
+        );
+        assert_eq!(
+            between(log, "begin edu_c", Some("end edu_c")),
+            "[ 1.5] begin edu_c\nx\n"
+        );
+        assert_eq!(
+            between(log, "begin edu", None),
+            "begin edu\ny\r\nend edu 0\nz\n"
+        );
+        assert_eq!(between(log, "start", Some("end")), "");
+        assert_eq!(
+            between(log, "begin", Some("end")),
+            "[ 1.5] begin edu_c\nx\n"
+        );
+        assert_eq!(between(log, "end edu", Some("begin")), "end edu 0\nz\n");
+        assert!(is_marker(
+            "[    2.000001] evidence: begin\r\n",
+            "evidence: begin"
+        ));
+        assert!(!is_marker("evidence: beginning", "evidence: begin"));
+    }
 
     #[test]
     fn interleaved_reports_are_kept() {

@@ -22,6 +22,10 @@ pub const SCRIPT_MARKER: &str = "dmabridge: script begins";
 /// The line `guest/init` prints with the script's exit status.
 pub const EXIT_MARKER: &str = "dmabridge: script exit status ";
 
+/// The line a boot's log begins with when time is the guest's instruction
+/// count (`BootOpts::icount`).
+pub const ICOUNT_MARKER: &str = "qemu: time is the guest's instruction count (-icount shift=0)";
+
 /// How to boot.
 pub struct BootOpts {
     pub append: Vec<String>,
@@ -38,6 +42,10 @@ pub struct BootOpts {
     /// Hot-pluggable slots with devices in them, which the guest can have
     /// removed through QEMU's monitor (`hotplug_devices`, `qmp`).
     pub hotplug: bool,
+    /// Under TCG, let time be the guest's instruction count (`-icount
+    /// shift=0`: one instruction, one nanosecond), so that a benchmark counts
+    /// instructions rather than the host's busy time. Ignored under KVM.
+    pub icount: bool,
 }
 
 impl BootOpts {
@@ -52,6 +60,7 @@ impl BootOpts {
             memory_mib: DEFAULT_MEMORY_MIB,
             gdb_port: None,
             hotplug: false,
+            icount: false,
         }
     }
 }
@@ -216,6 +225,9 @@ fn qemu_command(
     // -no-reboot ends QEMU without a word from the guest (and each vCPU's
     // state at its power-on reset, which `is_reset_dump` leaves out of the
     // log).
+    if counts_instructions(accel, opts) {
+        cmd.args(["-icount", "shift=0"]);
+    }
     cmd.args(["-d", "guest_errors,cpu_reset"]);
     // The kernel's console on standard output, the guest's programs on a
     // second port (`Arch::output`).
@@ -304,6 +316,73 @@ fn hotplug_devices(cmd: &mut Command, arch: Arch) {
     }
 }
 
+/// The x86 guest's clock: its rate given rather than measured against the PIT.
+///
+/// TCG's vCPUs read the host's TSC: one counter for all of them, at the
+/// host's rate (KVM synchronises its vCPUs' TSCs). Left to itself the guest
+/// measures that rate against QEMU's PIT, which on a busy host fails now and
+/// then ("could not calculate TSC khz": 3 boots of 27 in one CI run). The
+/// local APIC timer is then calibrated against PIT ticks too, and when its
+/// check fails ("APIC timer disabled due to verification failure") every
+/// tick comes from the PIT through the I/O APIC, broadcast to the other CPU:
+/// the path of both idle hangs in docs/soundness.md. With the TSC's rate
+/// given, the APIC timer is calibrated against the TSC. Two sockets without
+/// the invariant-TSC bit make the kernel distrust a counter it cannot check
+/// and fall back to jiffies, which move in 4 ms steps: `tsc=reliable` keeps
+/// the TSC as the clock source.
+/// Under `-icount` the TSC counts the virtual clock's nanoseconds instead.
+fn x86_clock(accel: &str, opts: &BootOpts) -> Vec<String> {
+    let mut args = vec!["tsc=reliable".to_string()];
+    if counts_instructions(accel, opts) {
+        args.push("tsc_early_khz=1000000".into());
+    } else if accel == "tcg" {
+        if let Some(mhz) = host_tsc_mhz() {
+            args.push(format!("tsc_early_khz={}", mhz * 1000));
+        }
+    }
+    args
+}
+
+/// Whether a boot's time is its instruction count (`BootOpts::icount`).
+fn counts_instructions(accel: &str, opts: &BootOpts) -> bool {
+    opts.icount && accel == "tcg"
+}
+
+/// The host's TSC rate in MHz (whole, so that a boot's replay key stays the
+/// same from run to run), measured once; `None` if the host's TSC does not
+/// tick at a constant rate.
+fn host_tsc_mhz() -> Option<u64> {
+    static MHZ: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *MHZ.get_or_init(|| {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").ok()?;
+        let flags = cpuinfo.lines().find(|l| l.starts_with("flags"))?;
+        let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+        if !(has("constant_tsc") && has("nonstop_tsc")) {
+            return None;
+        }
+        let start = Instant::now();
+        let t0 = rdtsc()?;
+        thread::sleep(Duration::from_millis(200));
+        let t1 = rdtsc()?;
+        let secs = start.elapsed().as_secs_f64();
+        Some(((t1 - t0) as f64 / secs / 1e6).round() as u64)
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn rdtsc() -> Option<u64> {
+    // SAFETY: `rdtsc` reads the time-stamp counter and has no other effect;
+    // every x86_64 processor has it, and Linux lets user space run it (the
+    // caller checked `constant_tsc` in /proc/cpuinfo, so the kernel set up
+    // the TSC).
+    Some(unsafe { core::arch::x86_64::_rdtsc() })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn rdtsc() -> Option<u64> {
+    None
+}
+
 /// The whole QEMU command of a boot.
 fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpts) -> Command {
     let mut append = vec![
@@ -312,6 +391,7 @@ fn command_for(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &Boot
     ];
     if b.arch == Arch::X86_64 {
         append.push("no5lvl".to_string());
+        append.extend(x86_clock(accel, opts));
     }
     if opts.gdb_port.is_some() {
         // Symbols at the addresses vmlinux gives them.
@@ -399,18 +479,25 @@ fn boot_with(
     drop(image);
     let gpt = gpt_image(opts);
     crate::gpt::write_image(&gpt, NVME_GPT_BYTES)?;
-    let boot = run_qemu(tools, accel, b, initrd, opts);
-    let _ = fs::remove_file(&data);
-    let _ = fs::remove_file(&gpt);
-    let _ = fs::remove_file(qmp_socket(opts));
+    let out_path = output_socket(opts);
+    let _ = fs::remove_file(&out_path);
+    let boot = io_ctx(UnixListener::bind(&out_path), "cannot listen on", &out_path)
+        .and_then(|listener| run_qemu(tools, accel, b, initrd, opts, &listener));
+    for file in [data, gpt, out_path, qmp_socket(opts)] {
+        let _ = fs::remove_file(file);
+    }
     boot
 }
 
-fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpts) -> Result<Boot> {
-    let out_path = output_socket(opts);
-    let _ = fs::remove_file(&out_path);
-    let listener = io_ctx(UnixListener::bind(&out_path), "cannot listen on", &out_path)?;
-    let child = command_for(tools, accel, b, initrd, opts)
+fn run_qemu(
+    tools: &Tools,
+    accel: &str,
+    b: &Built,
+    initrd: &Path,
+    opts: &BootOpts,
+    listener: &UnixListener,
+) -> Result<Boot> {
+    let mut child = command_for(tools, accel, b, initrd, opts)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -418,20 +505,12 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
         .map_err(|e| {
             let qemu = binary(tools, b.arch).display();
             Error(format!("cannot start {qemu}: {e}"))
-        });
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = fs::remove_file(&out_path);
-            return Err(e);
-        }
-    };
+        })?;
     let (tx, rx) = mpsc::channel::<String>();
     let out = child.stdout.take().unwrap();
     let err = child.stderr.take().unwrap();
     let tx2 = tx.clone();
-    let port = accept_output(&listener, &mut child);
-    let _ = fs::remove_file(&out_path);
+    let port = accept_output(listener, &mut child);
     // The console and the output port, line by line, in the order they come.
     let t3 = match port {
         Some(port) => Some(forward(Box::new(port), tx.clone())),
@@ -466,6 +545,9 @@ fn run_qemu(tools: &Tools, accel: &str, b: &Built, initrd: &Path, opts: &BootOpt
         log.push('\n');
         Ok(())
     };
+    if counts_instructions(accel, opts) {
+        record(ICOUNT_MARKER)?;
+    }
     let mut timed_out = false;
     let mut monitor: Option<crate::qmp::Monitor> = None;
     loop {
