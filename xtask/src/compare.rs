@@ -96,17 +96,21 @@ pub struct GuestRun {
 /// order with the other: the suite's results are read between the script's
 /// markers, the checkers' reports between the markers the script wrote into
 /// the kernel's log.
-pub fn guest_runs(log: &str, drv: &str) -> GuestRun {
-    let results = ktap::between(
-        log,
-        &format!("compare: begin {drv}"),
-        Some(&format!("compare: end {drv}")),
-    );
-    let kernel = ktap::between(
-        log,
-        &format!("compare: kernel log of {drv} begins"),
-        Some(&format!("compare: kernel log of {drv} ends")),
-    );
+pub fn guest_runs(log: &str, drv: &str) -> std::result::Result<GuestRun, String> {
+    let span = |what: &str, begin: String, end: String| {
+        ktap::between(log, &begin, Some(&end))
+            .ok_or_else(|| format!("no {what} of {drv} (`{begin}` .. `{end}`) in the log"))
+    };
+    let results = span(
+        "results",
+        format!("compare: begin {drv}"),
+        format!("compare: end {drv}"),
+    )?;
+    let kernel = span(
+        "kernel log",
+        format!("compare: kernel log of {drv} begins"),
+        format!("compare: kernel log of {drv} ends"),
+    )?;
     let report = ktap::parse(results);
     let value = |key: &str| {
         let tag = format!("compare: {key} {drv} ");
@@ -114,13 +118,13 @@ pub fn guest_runs(log: &str, drv: &str) -> GuestRun {
             .find_map(|l| l.split_once(&tag).map(|(_, v)| v.trim().parse().ok()))
             .flatten()
     };
-    GuestRun {
+    Ok(GuestRun {
         passed: report.count(Outcome::Pass),
         failed: report.count(Outcome::Fail),
         dma_api_errors: value("dma-api-errors"),
         kmemleak: value("kmemleak"),
         findings: ktap::parse(kernel).findings.len(),
-    }
+    })
 }
 
 struct Column {
@@ -319,7 +323,8 @@ pub fn compare(p: &Project) -> Result<i32> {
         );
         let bench_ko = modules::build_one(p, &bench, BENCH.name, drv)?.ko;
         let (lines, unsafe_words) = source_stats(p, drv)?;
-        let run = guest_runs(&boot.log, drv);
+        let run = guest_runs(&boot.log, drv)
+            .map_err(|e| crate::util::Error(format!("{e}; console log: {}", log.display())))?;
         if run.passed == 0 {
             bail!("no results for {drv} in the console log {}", log.display());
         }
@@ -392,15 +397,19 @@ mod tests {
                    compare: dma-api-errors edu 0\ncompare: end edu\ncompare: kmemleak edu 1\n\
                    compare: kernel log of edu_c begins\ncompare: kernel log of edu_c ends\n\
                    compare: begin edu_c\nKTAP version 1\n1..1\nok 1 a\ncompare: end edu_c\n";
-        let r = guest_runs(log, "edu");
+        let r = guest_runs(log, "edu").unwrap();
         assert_eq!((r.passed, r.failed, r.findings), (1, 1, 1));
         assert_eq!((r.dma_api_errors, r.kmemleak), (Some(0), Some(1)));
-        let c = guest_runs(log, "edu_c");
+        let c = guest_runs(log, "edu_c").unwrap();
         assert_eq!((c.passed, c.dma_api_errors, c.findings), (1, None, 0));
         // One driver's name begins the other's: the order does not matter.
-        let swapped = "compare: begin edu_c\nKTAP version 1\n1..1\nok 1 a\ncompare: end edu_c\n\
+        let swapped = "compare: kernel log of edu_c begins\ncompare: kernel log of edu_c ends\n\
+                       compare: begin edu_c\nKTAP version 1\n1..1\nok 1 a\ncompare: end edu_c\n\
+                       compare: kernel log of edu begins\ncompare: kernel log of edu ends\n\
                        compare: begin edu\nKTAP version 1\n1..1\nnot ok 1 a\ncompare: end edu\n";
-        let r = guest_runs(swapped, "edu");
+        let r = guest_runs(swapped, "edu").unwrap();
         assert_eq!((r.passed, r.failed), (0, 1));
+        // A span that is missing is an error, not a clean run.
+        assert!(guest_runs("compare: begin edu\n", "edu").is_err());
     }
 }

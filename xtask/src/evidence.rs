@@ -286,7 +286,8 @@ pub fn normalize(line: &str) -> String {
 
 /// The first report in a console log after the `evidence: begin` marker.
 pub fn first_report(log: &str) -> (Detector, String) {
-    for l in ktap::between(log, "evidence: begin", None).lines().skip(1) {
+    let after = ktap::between(log, "evidence: begin", None).unwrap_or("");
+    for l in after.lines().skip(1) {
         let d = if l.contains("BUG: KASAN:") {
             Detector::Kasan
         } else if l.contains("DMA-API:") && ktap::is_finding(l) {
@@ -413,7 +414,7 @@ pub fn c_verdict(c: &Class, o: &COutcome) -> std::result::Result<(), String> {
 
 /// The console lines of one class's exercise in a control boot: from its
 /// `evidence: begin <slug>` to its exit status line.
-pub fn class_span<'a>(log: &'a str, slug: &str) -> &'a str {
+pub fn class_span<'a>(log: &'a str, slug: &str) -> Option<&'a str> {
     let end = format!("evidence: exercise {slug} exit status");
     ktap::between(log, &format!("evidence: begin {slug}"), Some(&end))
 }
@@ -430,7 +431,13 @@ pub fn control_verdict(c: &Class, log: &str) -> std::result::Result<(), String> 
         .rfind("evidence: exercise ")
         .and_then(|at| log[at..].split_once('\n'))
         .map_or("", |(_, t)| t);
-    let span = format!("{}\n{tail}", class_span(log, &c.slug));
+    let Some(span) = class_span(log, &c.slug) else {
+        return Err(format!(
+            "no span `evidence: begin {0}` .. `evidence: exercise {0} exit status` in the log",
+            c.slug
+        ));
+    };
+    let span = format!("{span}\n{tail}");
     // A report `control-report:` names (with its stack dump) is expected.
     let allowed = c.get("control-report");
     if !allowed.is_empty() && !span.contains(allowed) {
@@ -804,9 +811,12 @@ mod tests {
     #[test]
     fn control_spans() {
         let log = "x\nevidence: begin a\nWARNING: one\nevidence: exercise a exit status 0\nevidence: begin b\nok\nevidence: exercise b exit status 1\n";
-        assert_eq!(class_span(log, "a"), "evidence: begin a\nWARNING: one\n");
-        assert_eq!(class_span(log, "b"), "evidence: begin b\nok\n");
-        assert_eq!(class_span(log, "c"), "");
+        assert_eq!(
+            class_span(log, "a"),
+            Some("evidence: begin a\nWARNING: one\n")
+        );
+        assert_eq!(class_span(log, "b"), Some("evidence: begin b\nok\n"));
+        assert_eq!(class_span(log, "c"), None);
     }
 
     #[test]

@@ -60,20 +60,21 @@ pub fn is_marker(line: &str, marker: &str) -> bool {
 }
 
 /// The lines of `log` from the first marker line `begin` (`is_marker`) up to
-/// the next marker line `end`, which is left out; to the log's end if `end`
-/// is `None` or never comes. Empty if no line is `begin`.
-pub fn between<'a>(log: &'a str, begin: &str, end: Option<&str>) -> &'a str {
+/// the next marker line `end`, which is left out; with `end` `None`, to the
+/// log's end. `None` if no line is `begin`, or `end` never comes after it: a
+/// span that is not there is never read as a clean one.
+pub fn between<'a>(log: &'a str, begin: &str, end: Option<&str>) -> Option<&'a str> {
     let mut at = 0;
     let mut start = None;
     for line in log.split_inclusive('\n') {
         match start {
             None if is_marker(line, begin) => start = Some(at),
-            Some(s) if end.is_some_and(|e| is_marker(line, e)) => return &log[s..at],
+            Some(s) if end.is_some_and(|e| is_marker(line, e)) => return Some(&log[s..at]),
             _ => {}
         }
         at += line.len();
     }
-    start.map_or("", |s| &log[s..])
+    start.filter(|_| end.is_none()).map(|s| &log[s..])
 }
 
 struct Parsed<'a> {
@@ -432,24 +433,20 @@ mod tests {
     #[test]
     fn between_markers() {
         let log = "a\n[ 1.5] begin edu_c\nx\nend edu_c\nbegin edu\ny\r\nend edu 0\nz\n";
+        let span = |b, e| between(log, b, e);
+        assert_eq!(span("begin edu", Some("end edu")), Some("begin edu\ny\r\n"));
         assert_eq!(
-            between(log, "begin edu", Some("end edu")),
-            "begin edu\ny\r\n"
+            span("begin edu_c", Some("end edu_c")),
+            Some("[ 1.5] begin edu_c\nx\n")
         );
         assert_eq!(
-            between(log, "begin edu_c", Some("end edu_c")),
-            "[ 1.5] begin edu_c\nx\n"
+            span("begin edu", None),
+            Some("begin edu\ny\r\nend edu 0\nz\n")
         );
-        assert_eq!(
-            between(log, "begin edu", None),
-            "begin edu\ny\r\nend edu 0\nz\n"
-        );
-        assert_eq!(between(log, "start", Some("end")), "");
-        assert_eq!(
-            between(log, "begin", Some("end")),
-            "[ 1.5] begin edu_c\nx\n"
-        );
-        assert_eq!(between(log, "end edu", Some("begin")), "end edu 0\nz\n");
+        assert_eq!(span("start", Some("end")), None);
+        assert_eq!(span("start", None), None);
+        assert_eq!(span("begin edu", Some("finish")), None);
+        assert_eq!(span("begin", Some("end")), Some("[ 1.5] begin edu_c\nx\n"));
         assert!(is_marker(
             "[    2.000001] evidence: begin\r\n",
             "evidence: begin"

@@ -318,29 +318,32 @@ fn hotplug_devices(cmd: &mut Command, arch: Arch) {
 
 /// The x86 guest's clock: its rate given rather than measured against the PIT.
 ///
-/// TCG's vCPUs read the host's TSC: one counter for all of them, at the
-/// host's rate (KVM synchronises its vCPUs' TSCs). Left to itself the guest
-/// measures that rate against QEMU's PIT, which on a busy host fails now and
-/// then ("could not calculate TSC khz": 3 boots of 27 in one CI run). The
-/// local APIC timer is then calibrated against PIT ticks too, and when its
-/// check fails ("APIC timer disabled due to verification failure") every
-/// tick comes from the PIT through the I/O APIC, broadcast to the other CPU:
-/// the path of both idle hangs in docs/soundness.md. With the TSC's rate
-/// given, the APIC timer is calibrated against the TSC. Two sockets without
-/// the invariant-TSC bit make the kernel distrust a counter it cannot check
-/// and fall back to jiffies, which move in 4 ms steps: `tsc=reliable` keeps
-/// the TSC as the clock source.
-/// Under `-icount` the TSC counts the virtual clock's nanoseconds instead.
+/// TCG's vCPUs read the host's cycle counter: one counter for all of them,
+/// at the host's rate (on an x86 host its TSC; QEMU on other hosts counts
+/// nanoseconds, and under `-icount` instructions, one per nanosecond). Left
+/// to itself the guest measures that rate against QEMU's PIT, which on a busy
+/// host fails now and then ("could not calculate TSC khz": 3 boots of 27 in
+/// one CI run). The local APIC timer is then calibrated against PIT ticks
+/// too, and when its check fails ("APIC timer disabled due to verification
+/// failure") every tick comes from the PIT through the I/O APIC, broadcast to
+/// the other CPU: the path of both idle hangs in docs/soundness.md. With the
+/// rate given, the APIC timer is calibrated against the TSC. Two sockets
+/// without the invariant-TSC bit make the kernel distrust a counter it cannot
+/// check and fall back to jiffies, which move in 4 ms steps: where the rate
+/// is known to be constant (and under KVM, which synchronises its vCPUs'
+/// TSCs), `tsc=reliable` keeps the TSC as the clock source.
 fn x86_clock(accel: &str, opts: &BootOpts) -> Vec<String> {
-    let mut args = vec!["tsc=reliable".to_string()];
-    if counts_instructions(accel, opts) {
-        args.push("tsc_early_khz=1000000".into());
-    } else if accel == "tcg" {
-        if let Some(mhz) = host_tsc_mhz() {
-            args.push(format!("tsc_early_khz={}", mhz * 1000));
+    let khz = if accel != "tcg" {
+        return vec!["tsc=reliable".into()];
+    } else if counts_instructions(accel, opts) {
+        1_000_000
+    } else {
+        match host_tsc_mhz() {
+            Some(mhz) => mhz * 1000,
+            None => return Vec::new(),
         }
-    }
-    args
+    };
+    vec![format!("tsc_early_khz={khz}"), "tsc=reliable".into()]
 }
 
 /// Whether a boot's time is its instruction count (`BootOpts::icount`).
@@ -348,38 +351,64 @@ fn counts_instructions(accel: &str, opts: &BootOpts) -> bool {
     opts.icount && accel == "tcg"
 }
 
-/// The host's TSC rate in MHz (whole, so that a boot's replay key stays the
-/// same from run to run), measured once; `None` if the host's TSC does not
-/// tick at a constant rate.
+/// The rate in MHz of the counter TCG gives the guest as its TSC (whole, so
+/// that a boot's replay key stays the same from run to run), measured once;
+/// `None` (said once) if it does not tick at a constant rate.
 fn host_tsc_mhz() -> Option<u64> {
     static MHZ: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
     *MHZ.get_or_init(|| {
-        let cpuinfo = fs::read_to_string("/proc/cpuinfo").ok()?;
-        let flags = cpuinfo.lines().find(|l| l.starts_with("flags"))?;
-        let has = |f: &str| flags.split_whitespace().any(|w| w == f);
-        if !(has("constant_tsc") && has("nonstop_tsc")) {
-            return None;
+        let mhz = measure_tsc_mhz();
+        if mhz.is_none() {
+            say(
+                "run",
+                "the host's TSC has no constant rate: x86 guests calibrate theirs against the PIT",
+            );
         }
-        let start = Instant::now();
-        let t0 = rdtsc()?;
-        thread::sleep(Duration::from_millis(200));
-        let t1 = rdtsc()?;
-        let secs = start.elapsed().as_secs_f64();
-        Some(((t1 - t0) as f64 / secs / 1e6).round() as u64)
+        mhz
     })
 }
 
 #[cfg(target_arch = "x86_64")]
-fn rdtsc() -> Option<u64> {
-    // SAFETY: `rdtsc` reads the time-stamp counter and has no other effect;
-    // every x86_64 processor has it, and Linux lets user space run it (the
-    // caller checked `constant_tsc` in /proc/cpuinfo, so the kernel set up
-    // the TSC).
-    Some(unsafe { core::arch::x86_64::_rdtsc() })
+fn measure_tsc_mhz() -> Option<u64> {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").ok()?;
+    let flags = cpuinfo.lines().find(|l| l.starts_with("flags"))?;
+    let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+    if !(has("constant_tsc") && has("nonstop_tsc")) {
+        return None;
+    }
+    // A TSC reading and the monotonic clock's time around it; of several
+    // tries the one whose two clock readings are closest (the others were
+    // interrupted in between). Over 200 ms, a bracket of microseconds is an
+    // error of a few parts per million.
+    let pair = || {
+        (0..20)
+            .map(|_| {
+                let before = Instant::now();
+                // SAFETY: `rdtsc` reads the time-stamp counter and has no
+                // other effect; every x86_64 processor has it, and Linux lets
+                // user space run it.
+                let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+                let after = Instant::now();
+                (after - before, before + (after - before) / 2, tsc)
+            })
+            .min_by_key(|&(width, _, _)| width)
+            .map(|(_, at, tsc)| (at, tsc))
+    };
+    let (t0, c0) = pair()?;
+    thread::sleep(Duration::from_millis(200));
+    let (t1, c1) = pair()?;
+    let secs = (t1 - t0).as_secs_f64();
+    Some((c1.wrapping_sub(c0) as f64 / secs / 1e6).round() as u64)
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn rdtsc() -> Option<u64> {
+/// QEMU's TCG on an arm64 host counts nanoseconds (`get_clock()`).
+#[cfg(target_arch = "aarch64")]
+fn measure_tsc_mhz() -> Option<u64> {
+    Some(1000)
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn measure_tsc_mhz() -> Option<u64> {
     None
 }
 

@@ -12,12 +12,21 @@ int rust_helper_dma_set_mask_and_coherent(struct device *dev, u64 mask)
 	return dma_set_mask_and_coherent(dev, mask);
 }
 
-dma_addr_t rust_helper_dma_map_single_attrs(struct device *dev, void *ptr,
+/*
+ * dma_map_single_attrs() for memory that is in the linear map by the Rust
+ * caller's type (a DmaBuffer holds slab or page allocator memory), without
+ * its is_vmalloc_addr() test: that call made the helper save and restore
+ * every argument on each map, and the answer is known. DMA-API debugging
+ * still reports a bad address (debug_dma_map_single()), without refusing it.
+ */
+dma_addr_t rust_helper_dmabridge_map_linear(struct device *dev, void *ptr,
 					    size_t size,
 					    enum dma_data_direction dir,
 					    unsigned long attrs)
 {
-	return dma_map_single_attrs(dev, ptr, size, dir, attrs);
+	debug_dma_map_single(dev, ptr, size);
+	return dma_map_page_attrs(dev, virt_to_page(ptr), offset_in_page(ptr),
+				  size, dir, attrs);
 }
 
 void rust_helper_dma_sync_sg_for_cpu(struct device *dev,

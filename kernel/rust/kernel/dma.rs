@@ -506,8 +506,10 @@ impl DmaDevice {
     /// started. Unbind waits for the scope to end: keep it short (one transfer).
     #[inline]
     pub fn access(&self) -> Result<Access<'_>> {
+        // INVARIANT: `dev` is the device of the binding the token counts on.
         Ok(Access {
             token: Token::new(&self.binding)?,
+            dev: self.binding.raw_dev(),
             _dev: PhantomData,
         })
     }
@@ -545,7 +547,8 @@ impl DmaDevice {
         buf: B,
     ) -> Result<Mapping<'static, D, B>> {
         let token = Token::new(&self.binding)?;
-        Mapping::new(&self.binding, buf, Some(token))
+        // SAFETY: `token` keeps the binding's device bound and goes into the mapping.
+        unsafe { Mapping::new(self.binding.raw_dev(), buf, Some(token)) }
     }
 
     /// The `struct device` of this DMA device.
@@ -594,10 +597,26 @@ impl Drop for Token {
 
 /// A scope in which the device is bound: borrowed mappings, pool blocks and
 /// coherent views are made from it and cannot outlive it.
+///
+/// # Invariants
+///
+/// `dev` is the device of the binding `token` holds a count on.
 pub struct Access<'a> {
     token: Token,
+    // A copy of the binding's device pointer: read through `&Access`, which
+    // nothing changes while it is borrowed, it stays in a register across a
+    // loop's calls (the binding behind `token`'s pointer is read again after
+    // each one).
+    dev: *mut bindings::device,
     _dev: PhantomData<&'a DmaDevice>,
 }
+
+// SAFETY: `token` is `Send`; `dev` is only passed to the C DMA API, which may be called from any
+// thread, while `token` keeps the device bound.
+unsafe impl Send for Access<'_> {}
+// SAFETY: `&Access` only reads `dev` and makes mappings and blocks from it, which the C DMA API
+// allows from any thread.
+unsafe impl Sync for Access<'_> {}
 
 impl Access<'_> {
     #[inline]
@@ -619,7 +638,9 @@ impl Access<'_> {
     /// (`dma_mapping_error`).
     #[inline]
     pub fn map_single<D: Direction, B: DmaBuffer>(&self, buf: B) -> Result<Mapping<'_, D, B>> {
-        Mapping::new(self.binding(), buf, None)
+        // SAFETY: `dev` is the device our token keeps bound (invariant), and the mapping borrows
+        // `self`: no call on it can use `dev` once this scope has ended.
+        unsafe { Mapping::new(self.dev, buf, None) }
     }
 
     /// Maps a list of buffers as one scatter-gather list (`dma_map_sgtable`).
@@ -650,7 +671,10 @@ pub enum DmaTarget {
 /// `target` and `dma_len` describe `dma_len()` bytes that are physically
 /// contiguous, come from the page or slab allocator, stay allocated and in
 /// place while `self` lives, and are reachable only through `self`. For
-/// [`DmaTarget::Page`] the bytes are the first `dma_len()` of the page.
+/// [`DmaTarget::Page`] the bytes are the first `dma_len()` of the page. A
+/// [`DmaTarget::Virt`] address is in the kernel's linear map
+/// (`virt_addr_valid()`: never vmalloc, vmap or kmap memory): it is mapped
+/// through `virt_to_page()` without `dma_map_single()`'s run-time test.
 pub unsafe trait DmaBuffer: Send {
     /// Where the bytes are.
     fn target(&mut self) -> DmaTarget;

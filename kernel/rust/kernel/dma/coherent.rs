@@ -272,6 +272,20 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
         self.ptr
     }
 
+    /// The number of objects. A loop that checks it once against its own
+    /// bound lets the compiler drop the per-access checks of [`Self::read`]
+    /// and [`Self::write`].
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Always `false`: empty allocations are refused.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     /// Reads object `i`; `EINVAL` past the end.
     #[inline]
     pub fn read(&self, i: usize) -> Result<T> {

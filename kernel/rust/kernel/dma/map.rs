@@ -3,8 +3,8 @@
 //! Streaming mappings of one buffer (`dma_map_single`, `dma_map_page`).
 
 use super::{
-    check_mapping, cpu_addr, sync_single, Binding, DeviceReads, DeviceWrites, Direction,
-    DmaAddress, DmaBuffer, DmaTarget, Token,
+    check_mapping, cpu_addr, sync_single, DeviceReads, DeviceWrites, Direction, DmaAddress,
+    DmaBuffer, DmaTarget, Token,
 };
 use crate::{bindings, error::code::*, error::Result};
 use core::{marker::PhantomData, mem::ManuallyDrop};
@@ -91,19 +91,29 @@ unsafe impl<D: Direction, B: DmaBuffer, O: Owner> Send for Mapping<'_, D, B, O> 
 unsafe impl<D: Direction, B: DmaBuffer + Sync, O: Owner> Sync for Mapping<'_, D, B, O> {}
 
 impl<'a, D: Direction, B: DmaBuffer> Mapping<'a, D, B> {
+    /// Maps `buf` on `dev`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` is a bound device with its DMA mask set, and stays bound while the mapping lives:
+    /// `token` holds its binding, or the caller's [`super::Access`] outlives the mapping.
     #[inline]
-    pub(super) fn new(binding: &Binding, mut buf: B, token: Option<Token>) -> Result<Self> {
+    pub(super) unsafe fn new(
+        dev: *mut bindings::device,
+        mut buf: B,
+        token: Option<Token>,
+    ) -> Result<Self> {
         let len = buf.dma_len();
         if len == 0 {
             return Err(EINVAL);
         }
-        let dev = binding.raw_dev();
         let dir = D::DIRECTION as bindings::dma_data_direction;
         let handle = match buf.target() {
-            // SAFETY: `p` is `len` bytes of linear-map memory owned or exclusively borrowed by
-            // `buf` (`DmaBuffer` guarantee); `dev` is bound with its mask set.
+            // SAFETY: `p` is `len` bytes of slab memory, in the linear map, owned by `buf`
+            // (`DmaBuffer` guarantee: the helper relies on it instead of `dma_map_single`'s
+            // vmalloc test); `dev` is bound with its mask set (the caller's guarantee).
             DmaTarget::Virt(p) => unsafe {
-                bindings::dma_map_single_attrs(dev, p.cast(), len, dir, 0)
+                bindings::dmabridge_map_linear(dev, p.cast(), len, dir, 0)
             },
             // SAFETY: As above, for the first `len` bytes of the page.
             DmaTarget::Page(page) => unsafe {

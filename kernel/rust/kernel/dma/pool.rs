@@ -240,18 +240,20 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
     /// The caller holds a user count of the binding, so the pool is not destroyed.
     #[inline]
     fn alloc_raw(&self, flags: Flags) -> Result<(*mut T, DmaAddress)> {
-        let mut handle: DmaAddress = 0;
+        let mut handle = core::mem::MaybeUninit::<DmaAddress>::uninit();
         // Blocks are always zeroed: a fresh block holds dmapool's free-list
         // link (a kernel address), a reused one its previous user's data, and
         // `read()` hands the bytes out.
         let gfp = dma_gfp(flags) | bindings::__GFP_ZERO;
         // SAFETY: The pool is live: an owner exists (`&self`) and the binding has a user, so the
         // unbind action has not destroyed it.
-        let cpu = unsafe { bindings::dma_pool_alloc(self.pool, gfp, &mut handle) };
+        let cpu = unsafe { bindings::dma_pool_alloc(self.pool, gfp, handle.as_mut_ptr()) };
         if cpu.is_null() {
             return Err(ENOMEM);
         }
-        Ok((cpu.cast(), handle))
+        // SAFETY: `dma_pool_alloc` stores the block's DMA address through `handle` whenever it
+        // returns a block (mm/dmapool.c), and it returned one.
+        Ok((cpu.cast(), unsafe { handle.assume_init() }))
     }
 
     /// # Safety
