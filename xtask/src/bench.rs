@@ -159,8 +159,8 @@ pub fn run_guest(
     icount: bool,
 ) -> Result<(crate::qemu::Boot, std::path::PathBuf)> {
     let log = p.build.join(format!("logs/{name}.log"));
-    // Every x86 boot is told to trust the TSC (`qemu::x86_clock`): a
-    // jiffies clock would tick in 4 ms steps.
+    // x86 boots trust the TSC where its rate is known (`qemu::x86_clock`);
+    // `fine_clock` refuses a run on a jiffies clock, which ticks in 4 ms steps.
     let opts = BootOpts {
         icount,
         ..BootOpts::quiet(log.clone(), timeout)

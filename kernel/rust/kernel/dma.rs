@@ -638,8 +638,8 @@ impl Access<'_> {
     /// (`dma_mapping_error`).
     #[inline]
     pub fn map_single<D: Direction, B: DmaBuffer>(&self, buf: B) -> Result<Mapping<'_, D, B>> {
-        // SAFETY: `dev` is the device our token keeps bound (invariant), and the mapping borrows
-        // `self`: no call on it can use `dev` once this scope has ended.
+        // The mapping borrows `self`: no call on it can use `dev` once this scope has ended.
+        // SAFETY: `dev` is the device our token keeps bound (invariant) while the mapping lives.
         unsafe { Mapping::new(self.dev, buf, None) }
     }
 

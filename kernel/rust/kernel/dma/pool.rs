@@ -251,9 +251,11 @@ impl<T: FromBytes + AsBytes> DmaPool<T> {
         if cpu.is_null() {
             return Err(ENOMEM);
         }
-        // SAFETY: `dma_pool_alloc` stores the block's DMA address through `handle` whenever it
-        // returns a block (mm/dmapool.c), and it returned one.
-        Ok((cpu.cast(), unsafe { handle.assume_init() }))
+        // `dma_pool_alloc` stores the block's DMA address through `handle` whenever it returns a
+        // block (mm/dmapool.c).
+        // SAFETY: It returned one, so `handle` is initialised.
+        let handle = unsafe { handle.assume_init() };
+        Ok((cpu.cast(), handle))
     }
 
     /// # Safety
