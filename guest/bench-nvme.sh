@@ -6,8 +6,8 @@
 # it; each prints `nvme_bench: DRIVER POINT IOPS`, which the host compares.
 
 echo "bench: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
-rounds=${DMABRIDGE_BENCH_ROUNDS:-5}
-runtime=${DMABRIDGE_BENCH_RUNTIME:-3}
+rounds=${DMABRIDGE_BENCH_ROUNDS:-3}
+runtime=${DMABRIDGE_BENCH_RUNTIME:-1}
 n=$(nproc)
 
 slot=
@@ -59,7 +59,7 @@ point() {
 	out=$(fio --name=bench --filename=/dev/$2 --direct=1 --ioengine=io_uring \
 		--rw=$4 --bs=$5 --iodepth=$6 --numjobs=$n --cpus_allowed=0-$((n - 1)) \
 		--cpus_allowed_policy=split --group_reporting --time_based \
-		--runtime=$runtime --ramp_time=1 --norandommap --randrepeat=0 \
+		--runtime=$runtime --ramp_time=500ms --norandommap --randrepeat=0 \
 		--minimal 2>&1) || { echo "nvme_bench: fio failed: $out"; return 1; }
 	# --minimal (group reporting): field 8 is the read IOPS, 49 the write IOPS.
 	iops=$(echo "$out" | awk -F';' '/^3;/ { print $8 + $49 }')
@@ -79,6 +79,39 @@ run() {
 	point "$1" "$disk" write_128k_qd32 write 128k 32 || exit 1
 	detach "$1"
 }
+
+# `cargo xtask bench nvme-profile`: one window per driver and point, opened
+# and closed by the function behind drop_caches (the profiler's mark); each
+# window's I/O count from the disk's statistics (reads and writes completed).
+profile_point() {
+	set -- $(cat /sys/block/$disk/stat)
+	before=$(($1 + $5))
+	echo 1 > /proc/sys/vm/drop_caches
+	point "$drv" "$disk" "$name" "$rw" 4k 32 || exit 1
+	echo 1 > /proc/sys/vm/drop_caches
+	set -- $(cat /sys/block/$disk/stat)
+	echo "nvme_profile: window $w $drv $name $(($1 + $5 - before))"
+	w=$((w + 1))
+}
+
+case " $(cat /proc/cmdline) " in
+*" dmabridge.profile=1 "*)
+	# The modules' functions, for the host to name the addresses profiled.
+	grep -E ' [tT] .*\[(rnvme|nvme|nvme_core)\]' /proc/kallsyms |
+		sed 's/^/nvme_profile: sym /'
+	w=0
+	for drv in rnvme nvme; do
+		disk=$(attach "$drv") || { echo "nvme_bench: $drv did not make a disk"; exit 1; }
+		for rw in randread randwrite; do
+			name=${rw}_4k_qd32
+			profile_point
+		done
+		detach "$drv"
+	done
+	echo "nvme_bench: done"
+	exit 0
+	;;
+esac
 
 echo "nvme_bench: cpus $n"
 i=0

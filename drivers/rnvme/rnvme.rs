@@ -26,13 +26,13 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 use kernel::{
     block::mq::{
         gen_disk::{GenDisk, GenDiskBuilder},
-        Command, Operations, Request, RequestMapping, TagSet, TimeoutReturn,
+        Command, IoCompBatch, Operations, Request, RequestMapping, TagSet, TimeoutReturn,
     },
     c_str, cpu,
     device::{Bound, Core, Device},
     devres::Devres,
     dma::{self, CoherentAllocation, DmaDevice, DmaMask},
-    dma_read, dma_struct, dma_write, irq, new_mutex, new_spinlock_irq, pci,
+    dma_struct, dma_write, irq, new_mutex, new_spinlock_irq, pci,
     prelude::*,
     sync::{Arc, ArcBorrow, Completion, Mutex, SpinLockIrq},
     time::{ktime_ms_delta, Ktime},
@@ -218,15 +218,16 @@ impl CompletionQueue {
     fn drain(&self, mut f: impl FnMut(&Cqe)) -> Option<u16> {
         let state = self.head.load(Ordering::Relaxed);
         let (mut head, mut phase) = (state as u16, (state >> 16) as u16 & 1);
-        let ring = &self.ring;
+        // One view of the ring for the whole pass (`None` once the device is unbound).
+        let ring = self.ring.access().ok()?;
         let mut seen = false;
-        while let Ok(status) = dma_read!(ring[usize::from(head)].status) {
-            if status & 1 != phase {
+        while let Ok(posted) = ring.read(usize::from(head)) {
+            if posted.status & 1 != phase {
                 break;
             }
-            // The entry's other fields were written before its phase bit.
+            // The entry's other fields were written before its phase bit: read it again.
             dma::dma_rmb();
-            let Ok(entry) = dma_read!(ring[usize::from(head)]) else {
+            let Ok(entry) = ring.read(usize::from(head)) else {
                 break;
             };
             f(&entry);
@@ -530,10 +531,37 @@ impl IoQueue {
         mapping: &RequestMapping<NvmeOps>,
     ) -> Result {
         let page = CTRL_PAGE_SIZE as u64;
+        // One segment within two controller pages (up to 4 KiB, or more if aligned): PRP1 and
+        // PRP2 only, no list, as the C driver's `nvme_setup_prp_simple`.
+        if mapping.len() == 1 {
+            if let Some((addr, len)) = mapping.segments().next() {
+                let first = page - (addr & (page - 1));
+                if u64::from(len) <= first + page {
+                    cmd.prp1 = addr;
+                    cmd.prp2 = if u64::from(len) > first {
+                        (addr & !(page - 1)) + page
+                    } else {
+                        0
+                    };
+                    return Ok(());
+                }
+            }
+        }
         let mut pages = 0usize;
         let list = self.prps.access()?;
-        for (addr, len) in mapping.segments() {
+        let count = mapping.len() as usize;
+        for (i, (addr, len)) in mapping.segments().enumerate() {
             let end = addr + u64::from(len);
+            // PRP entries after the first address whole pages: only the first segment may start,
+            // and only the last end, inside one (the disk's virtual boundary asks for that).
+            if (i > 0 && addr & (page - 1) != 0) || (i + 1 < count && end & (page - 1) != 0) {
+                pr_err!(
+                    "request segment 0x{:x}+{} is not on page boundaries\n",
+                    addr,
+                    len
+                );
+                return Err(EIO);
+            }
             let mut at = addr;
             while at < end {
                 match pages {
@@ -765,26 +793,29 @@ impl irq::Handler for IoHandler {
         let Some(bar) = n.bar.try_access() else {
             return irq::IrqReturn::None;
         };
-        let head = q.cq.drain(|entry| match q.take(entry.cid) {
-            Some((tag, flight)) => {
-                let status = entry.status >> 1;
-                let result = if status == 0 { Ok(()) } else { Err(EIO) };
-                if status != 0 {
-                    pr_err!("queue {} tag {}: status 0x{:x}\n", q.qid, tag, status);
+        // The requests of one interrupt end together, after the doorbell, as the C driver's do.
+        IoCompBatch::with(|batch| {
+            let head = q.cq.drain(|entry| match q.take(entry.cid) {
+                Some((tag, flight)) => {
+                    let status = entry.status >> 1;
+                    let result = if status == 0 { Ok(()) } else { Err(EIO) };
+                    if status != 0 {
+                        pr_err!("queue {} tag {}: status 0x{:x}\n", q.qid, tag, status);
+                    }
+                    batch.end(flight.into_request(), result);
                 }
-                end(flight, result);
-            }
-            None => pr_err!(
-                "queue {}: completion for command 0x{:x}, which is not in flight\n",
-                q.qid,
-                entry.cid
-            ),
-        });
-        let Some(head) = head else {
-            return irq::IrqReturn::None;
-        };
-        let _ = bar.try_write32(u32::from(head), n.doorbell(2 * usize::from(q.qid) + 1));
-        irq::IrqReturn::Handled
+                None => pr_err!(
+                    "queue {}: completion for command 0x{:x}, which is not in flight\n",
+                    q.qid,
+                    entry.cid
+                ),
+            });
+            let Some(head) = head else {
+                return irq::IrqReturn::None;
+            };
+            let _ = bar.try_write32(u32::from(head), n.doorbell(2 * usize::from(q.qid) + 1));
+            irq::IrqReturn::Handled
+        })
     }
 }
 

@@ -81,7 +81,8 @@ pub fn bench(p: &Project, what: &str) -> Result<i32> {
     match what {
         "dma" => {}
         "nvme" => return crate::bench_nvme::bench(p),
-        _ => bail!("no benchmark `{what}` (there are: dma, nvme)"),
+        "nvme-profile" => return crate::bench_nvme::profile(p),
+        _ => bail!("no benchmark `{what}` (there are: dma, nvme, nvme-profile)"),
     }
     setup::setup(p)?;
     say(
@@ -109,7 +110,8 @@ pub fn bench(p: &Project, what: &str) -> Result<i32> {
     );
     // Under TCG the host's speed varies by more than the differences measured
     // (docs/performance.md): time the loops in guest instructions instead.
-    let (boot, log) = run_guest(p, &ready, "bench-dma", Duration::from_secs(1200), true)?;
+    let opts = counted(p, "bench-dma", Duration::from_secs(1200));
+    let (boot, log) = run_guest(p, &ready, "bench-dma", opts)?;
     let unit = if boot.log.contains(crate::qemu::ICOUNT_MARKER) {
         "instr/op"
     } else {
@@ -148,23 +150,27 @@ pub fn bench(p: &Project, what: &str) -> Result<i32> {
     Ok(0)
 }
 
-/// Boots `ready` with `guest/NAME.sh` (console log `build/logs/NAME.log`);
-/// the boot and its log, or an error if the script did not finish with 0.
-/// `icount`: time is the guest's instruction count (`BootOpts::icount`).
+/// A benchmark boot whose console log is `build/logs/LOG.log` and whose time
+/// is, under TCG, the guest's instruction count (`BootOpts::icount`).
+pub fn counted(p: &Project, log: &str, timeout: Duration) -> BootOpts {
+    BootOpts {
+        icount: true,
+        ..BootOpts::quiet(p.build.join(format!("logs/{log}.log")), timeout)
+    }
+}
+
+/// Boots `ready` with `guest/NAME.sh` as `opts` say (console log in
+/// `opts.log`); the boot and its log, or an error if the script did not
+/// finish with 0. `icount` in `opts`: time is the guest's instruction count.
 pub fn run_guest(
     p: &Project,
     ready: &Ready,
     name: &str,
-    timeout: Duration,
-    icount: bool,
+    opts: BootOpts,
 ) -> Result<(crate::qemu::Boot, std::path::PathBuf)> {
-    let log = p.build.join(format!("logs/{name}.log"));
+    let (log, timeout) = (opts.log.clone(), opts.timeout);
     // x86 boots trust the TSC where its rate is known (`qemu::x86_clock`);
     // `fine_clock` refuses a run on a jiffies clock, which ticks in 4 ms steps.
-    let opts = BootOpts {
-        icount,
-        ..BootOpts::quiet(log.clone(), timeout)
-    };
     let script = p.root.join(format!("guest/{name}.sh"));
     let boot = demo::boot_script(p, ready, name, script, &[], opts)?;
     let code = demo::finished(&boot, timeout, &log)?;

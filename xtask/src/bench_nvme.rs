@@ -4,11 +4,12 @@
 //! each side per point, their spread and ratio, and writes
 //! docs/nvme-performance.md and docs/nvme-performance.svg.
 
-use crate::bench::{median, run_guest};
+use crate::bench::{counted, median, run_guest};
 use crate::compare;
 use crate::demo::Ready;
 use crate::kernel::{self, BENCH};
 use crate::modules;
+use crate::qemu::BootOpts;
 use crate::util::{read_stamp, say, write_if_changed, Result};
 use crate::{bail, setup, Project};
 use std::collections::BTreeMap;
@@ -16,9 +17,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Rounds in one boot; each runs every point on both drivers.
-const ROUNDS: u32 = 5;
-/// Seconds fio measures each point (after one second of ramp).
-const RUNTIME_S: u32 = 3;
+const ROUNDS: u32 = 3;
+/// Seconds fio measures each point (after half a second of ramp).
+const RUNTIME_S: u32 = 1;
 
 /// One point's result over all rounds.
 #[derive(Debug, PartialEq)]
@@ -171,12 +172,36 @@ pub fn svg(points: &[Point]) -> String {
     s
 }
 
+/// What separates the drivers where the CPUs bound the IOPS (random I/O at
+/// QD32), in guest instructions per I/O (10^9 / IOPS under `-icount`).
+fn gap(points: &[Point]) -> String {
+    let mut t = String::from(
+        "## The gap in instructions\n\n\
+         Where the CPUs bound the IOPS (random I/O at QD32), 10^9 / IOPS is what one I/O costs the guest in \
+         instructions: fio, io_uring, the block layer, the driver and its interrupt. The \
+         difference is the drivers' (and their bindings') alone.\n\n\
+         | point | rnvme instr/I/O | nvme instr/I/O | rnvme - nvme |\n\
+         |---|---:|---:|---:|\n",
+    );
+    for p in points
+        .iter()
+        .filter(|p| p.name.starts_with("rand") && p.name.ends_with("qd32"))
+    {
+        let (r, c) = (1e9 / median(p.rust.clone()), 1e9 / median(p.c.clone()));
+        let _ = writeln!(t, "| {} | {r:.0} | {c:.0} | {:+.0} |", p.name, r - c);
+    }
+    t.push('\n');
+    t
+}
+
 /// The document: how it was measured, the table and the chart.
 /// What the document says of the run besides the points: the CPUs, the
 /// accelerator, and the drivers' module sizes (text, data, bss).
 struct Setting {
     cpus: String,
     accel: String,
+    /// Whether guest time was its instruction count (`qemu::ICOUNT_MARKER`).
+    icount: bool,
     rnvme: [u64; 3],
     nvme: [u64; 3],
 }
@@ -186,6 +211,17 @@ fn document(points: &[Point], set: &Setting) -> String {
         let k = crate::compare::kib;
         format!("{} / {} / {}", k(v[0]), k(v[1]), k(v[2]))
     };
+    let clock = if set.icount {
+        "with `-icount shift=0`: guest time is the guest's instruction count, one \
+         instruction a nanosecond, the instructions of both CPUs counted on one clock. \
+         A point the CPUs bound (random I/O at QD32) gives the same IOPS in every round, to \
+         within about 1 %, and 10^9 / IOPS is the guest's instructions per I/O. At QD1 a CPU waits for the device, and QEMU's device model runs in the \
+         host's real time, which passes at the same rate in the guest while every CPU \
+         waits: those points (and, less, the 128 KiB ones, where QEMU moves more data) vary \
+         from round to round with the host's load."
+    } else {
+        "time as the guest's clock measures it."
+    };
     format!(
         "# rnvme against the kernel's nvme driver\n\n\
          Measured with `cargo xtask bench nvme` (the numbers below are this file's last \
@@ -193,8 +229,7 @@ fn document(points: &[Point], set: &Setting) -> String {
          ## Set-up\n\n\
          - The benchmark kernel (`kernel/config/bench.config`: no DMA-API debugging, no \
            KASAN, no lockdep; C at `-O2`, Rust at `-Copt-level=2`), under {accel} (KVM where \
-           the host has it, else TCG: software emulation, where every instruction costs \
-           several).\n\
+           the host has it, else TCG: software emulation), {clock}\n\
          - One QEMU NVMe controller on `null-co` (1 GiB, reads return zeroes, writes are \
            dropped): the device costs as little as QEMU can make it, so the drivers' \
            differences show. The controller does not offer shadow doorbells \
@@ -203,7 +238,7 @@ fn document(points: &[Point], set: &Setting) -> String {
            lists (nvme loaded with `sgl_threshold=0`: QEMU offers SGLs, which rnvme does \
            not use).\n\
          - fio {fio}, `--direct=1 --ioengine=io_uring`, one job per CPU pinned to it, \
-           {RUNTIME_S} s per point after 1 s of ramp. QD is the depth of each job. IOPS are \
+           {RUNTIME_S} s per point after 0.5 s of ramp. QD is the depth of each job. IOPS are \
            the sum over the jobs.\n\
          - {ROUNDS} rounds in one boot; each round binds the controller to one driver, runs \
            every point, then to the other; the order swaps every round. Medians over the \
@@ -212,6 +247,7 @@ fn document(points: &[Point], set: &Setting) -> String {
          ![rnvme/nvme IOPS ratio per point](nvme-performance.svg)\n\n\
          {table}\n\
          worst rust/c IOPS ratio: {worst:.2}\n\n\
+         {gap}\
          ## Module sizes\n\n\
          `size` of the modules of this run, text / data / bss in KiB (benchmark kernel):\n\n\
          | rnvme.ko | nvme.ko + nvme-core.ko |\n\
@@ -222,16 +258,24 @@ fn document(points: &[Point], set: &Setting) -> String {
          the bindings' generic code, monomorphised for its types.\n",
         cpus = set.cpus,
         accel = set.accel,
+        clock = clock,
         rsize = size(set.rnvme),
         csize = size(set.nvme),
         fio = crate::userspace::FIO_VERSION,
         table = table(points),
         worst = worst(points),
+        gap = if set.icount {
+            gap(points)
+        } else {
+            String::new()
+        },
     )
 }
 
-/// `cargo xtask bench nvme`.
-pub fn bench(p: &Project) -> Result<i32> {
+/// What both commands boot: the benchmark kernel with nvme and nvme-core as
+/// modules, rnvme built for it, and fio; with the sizes of rnvme.ko and of
+/// nvme.ko + nvme-core.ko (text, data, bss).
+fn prepare(p: &Project) -> Result<(Ready, [u64; 3], [u64; 3])> {
     setup::setup(p)?;
     say(
         "bench",
@@ -251,15 +295,25 @@ pub fn bench(p: &Project) -> Result<i32> {
         modules: vec![rnvme],
         tools: crate::userspace::fio(p)?,
     };
+    let nvme = [core[0] + c[0], core[1] + c[1], core[2] + c[2]];
+    Ok((ready, rnvme_size, nvme))
+}
+
+/// `cargo xtask bench nvme`.
+pub fn bench(p: &Project) -> Result<i32> {
+    let (ready, rnvme_size, nvme_size) = prepare(p)?;
     say(
         "bench",
         &format!(
             "booting: {ROUNDS} rounds of 10 fio points ({RUNTIME_S} s each) on rnvme and on \
-             nvme, about {} minutes",
-            ROUNDS * 2 * 10 * (RUNTIME_S + 2) / 60 + 1
+             nvme; under TCG time is the guest's instruction count; about {} minutes",
+            ROUNDS * 2 * 10 * (RUNTIME_S + 1) * 8 / 60 + 1
         ),
     );
-    let (boot, log) = run_guest(p, &ready, "bench-nvme", Duration::from_secs(1800), false)?;
+    // Under TCG the host's speed varies by more than the differences measured: count time in
+    // guest instructions (`bench dma` does too).
+    let opts = counted(p, "bench-nvme", Duration::from_secs(3600));
+    let (boot, log) = run_guest(p, &ready, "bench-nvme", opts)?;
     let points = points(&boot.log);
     if points.len() < 10 {
         bail!(
@@ -283,8 +337,9 @@ pub fn bench(p: &Project) -> Result<i32> {
             "kvm" => "KVM".into(),
             _ => "TCG".into(),
         },
+        icount: boot.log.contains(crate::qemu::ICOUNT_MARKER),
         rnvme: rnvme_size,
-        nvme: [core[0] + c[0], core[1] + c[1], core[2] + c[2]],
+        nvme: nvme_size,
     };
     let doc = p.root.join("docs/nvme-performance.md");
     write_if_changed(&doc, document(&points, &set).as_bytes())?;
@@ -299,9 +354,355 @@ pub fn bench(p: &Project) -> Result<i32> {
     Ok(0)
 }
 
+/// A profile window's instructions per guest function: `(function, instructions)`.
+pub type Profile = BTreeMap<String, u64>;
+
+/// One profile window: the driver, the point, the I/Os it completed and
+/// where its instructions went.
+#[derive(Debug, PartialEq)]
+pub struct Window {
+    pub driver: String,
+    pub point: String,
+    pub ios: u64,
+    pub total: u64,
+    pub functions: Profile,
+}
+
+/// The function an address is in: the last symbol at or below it in
+/// `syms` (sorted by address), or `[user]` below the kernel's half of the
+/// address space.
+fn function_of(syms: &[(u64, String)], pc: u64) -> String {
+    if pc < 0xffff_8000_0000_0000 {
+        return "[user]".into();
+    }
+    match syms.partition_point(|(a, _)| *a <= pc) {
+        0 => "[unknown]".into(),
+        i => syms[i - 1].1.clone(),
+    }
+}
+
+/// The text symbols of `nm -n` output, and of the guest's
+/// `nvme_profile: sym ADDRESS TYPE NAME [MODULE]` lines, sorted by address.
+pub fn symbols(nm: &str, log: &str) -> Vec<(u64, String)> {
+    let text = |t: &str| matches!(t, "t" | "T" | "w" | "W");
+    let mut syms: Vec<(u64, String)> = nm
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f[..] {
+                [a, t, name] if text(t) => Some((u64::from_str_radix(a, 16).ok()?, name.into())),
+                _ => None,
+            }
+        })
+        .collect();
+    for rest in log
+        .lines()
+        .filter_map(|l| l.split("nvme_profile: sym ").nth(1))
+    {
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if let [a, t, name, module] = f[..] {
+            if let (Ok(a), true) = (u64::from_str_radix(a, 16), text(t)) {
+                syms.push((a, format!("{name} {module}")));
+            }
+        }
+    }
+    syms.sort();
+    syms
+}
+
+/// The profile windows of a log: the plugin's counts (`insn_profile:`)
+/// named by `syms`, with the guest's `nvme_profile: window` lines, matched
+/// by window number.
+pub fn windows(log: &str, syms: &[(u64, String)]) -> Vec<Window> {
+    let mut counts: BTreeMap<u32, (Profile, u64)> = BTreeMap::new();
+    let mut open: Option<u32> = None;
+    for rest in log.lines().filter_map(|l| l.split("insn_profile: ").nth(1)) {
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        match f[..] {
+            ["window", n] => open = n.parse().ok(),
+            ["end", n, total] => {
+                if let (Some(w), Ok(n), Ok(total)) = (open, n.parse::<u32>(), total.parse()) {
+                    if w == n {
+                        counts.entry(w).or_default().1 = total;
+                    }
+                }
+                open = None;
+            }
+            [pc, insns] => {
+                let (Some(w), Ok(pc), Ok(insns)) =
+                    (open, u64::from_str_radix(pc, 16), insns.parse::<u64>())
+                else {
+                    continue;
+                };
+                *counts
+                    .entry(w)
+                    .or_default()
+                    .0
+                    .entry(function_of(syms, pc))
+                    .or_default() += insns;
+            }
+            _ => {}
+        }
+    }
+    log.lines()
+        .filter_map(|l| l.split("nvme_profile: window ").nth(1))
+        .filter_map(|rest| {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let [n, driver, point, ios] = f[..] else {
+                return None;
+            };
+            let (functions, total) = counts.remove(&n.parse().ok()?)?;
+            Some(Window {
+                driver: driver.into(),
+                point: point.into(),
+                ios: ios.parse().ok().filter(|&n| n > 0)?,
+                total,
+                functions,
+            })
+        })
+        .collect()
+}
+
+/// Per point: the functions whose instructions per I/O differ most between
+/// the drivers, with both totals.
+pub fn profile_report(windows: &[Window], top: usize) -> String {
+    let mut t = String::new();
+    let per_io =
+        |w: &Window, f: &str| w.functions.get(f).copied().unwrap_or(0) as f64 / w.ios as f64;
+    let mut points: Vec<&str> = Vec::new();
+    for w in windows {
+        if !points.contains(&w.point.as_str()) {
+            points.push(&w.point);
+        }
+    }
+    for point in points {
+        let of = |d: &str| windows.iter().find(|w| w.point == point && w.driver == d);
+        let (Some(r), Some(c)) = (of("rnvme"), of("nvme")) else {
+            continue;
+        };
+        let (rt, ct) = (r.total as f64 / r.ios as f64, c.total as f64 / c.ios as f64);
+        let _ = writeln!(
+            t,
+            "### {point}\n\n\
+             Guest instructions per I/O: rnvme {rt:.0}, nvme {ct:.0} ({:+.0}; {} and {} I/Os \
+             profiled).\n\n\
+             | function | rnvme | nvme | rnvme - nvme |\n\
+             |---|---:|---:|---:|",
+            rt - ct,
+            r.ios,
+            c.ios
+        );
+        let mut names: Vec<&String> = r.functions.keys().chain(c.functions.keys()).collect();
+        names.sort();
+        names.dedup();
+        names.sort_by(|a, b| {
+            let d = |f: &str| (per_io(r, f) - per_io(c, f)).abs();
+            d(b).total_cmp(&d(a))
+        });
+        for f in names.into_iter().take(top) {
+            let (a, b) = (per_io(r, f), per_io(c, f));
+            let _ = writeln!(t, "| `{f}` | {a:.0} | {b:.0} | {:+.0} |", a - b);
+        }
+        t.push('\n');
+    }
+    t
+}
+
+/// Drops the crate hashes (`[629f7b87377b9372]`, 8 to 16 hex digits) of a
+/// demangled Rust name.
+fn without_hashes(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(i) = rest.find('[') {
+        let len = rest[i + 1..].find(']').unwrap_or(0);
+        let hash = &rest[i + 1..i + 1 + len];
+        if (8..=16).contains(&len) && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.push_str(&rest[..i]);
+            rest = &rest[i + len + 2..];
+        } else {
+            out.push_str(&rest[..=i]);
+            rest = &rest[i + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Names the windows' Rust functions as source code does (`c++filt`
+/// demangles Rust's v0 names), without crate hashes.
+fn demangle(windows: &mut [Window]) -> Result<()> {
+    use std::io::Write as _;
+    let names: Vec<String> = windows
+        .iter()
+        .flat_map(|w| w.functions.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut child = std::process::Command::new("c++filt")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let input = names.join("\n") + "\n";
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output()?;
+    let _ = writer.join();
+    let plain: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(without_hashes)
+        .collect();
+    if plain.len() != names.len() {
+        bail!("c++filt gave {} names for {}", plain.len(), names.len());
+    }
+    let map: BTreeMap<&String, &String> = names.iter().zip(plain.iter()).collect();
+    for w in windows {
+        let mut renamed = Profile::new();
+        for (f, n) in std::mem::take(&mut w.functions) {
+            *renamed
+                .entry(map.get(&f).map_or(f.clone(), |m| (*m).clone()))
+                .or_default() += n;
+        }
+        w.functions = renamed;
+    }
+    Ok(())
+}
+
+/// Builds the instruction-count plugin (`xtask/plugin/insn_profile.c`).
+fn build_plugin(p: &Project) -> Result<std::path::PathBuf> {
+    let src = p.root.join("xtask/plugin/insn_profile.c");
+    let out = p.build.join("tools/insn_profile.so");
+    if let Some(d) = out.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    say("bench", "building the instruction-count plugin for QEMU");
+    crate::util::run(
+        std::process::Command::new("cc")
+            .args(["-O2", "-Wall", "-shared", "-fPIC", "-o"])
+            .arg(&out)
+            .arg(&src),
+    )?;
+    Ok(out)
+}
+
+/// `cargo xtask bench nvme-profile`: where each driver's guest instructions
+/// go, per I/O and per function, at random 4 KiB reads and writes, QD32,
+/// counted by a TCG plugin; writes docs/nvme-profile.md.
+pub fn profile(p: &Project) -> Result<i32> {
+    let (ready, _, _) = prepare(p)?;
+    if read_stamp(&p.build.join("accel")) == "kvm" {
+        bail!("the profile counts instructions with a TCG plugin: it needs TCG, not KVM");
+    }
+    let plugin = build_plugin(p)?;
+    let nm = crate::util::output(
+        std::process::Command::new("nm")
+            .arg("-n")
+            .arg(ready.kernel.out.join("vmlinux")),
+    )?;
+    let mark = symbols(&nm, "")
+        .into_iter()
+        .find(|(_, n)| n == "drop_caches_sysctl_handler")
+        .ok_or_else(|| crate::util::Error("vmlinux has no drop_caches_sysctl_handler".into()))?
+        .0;
+    say(
+        "bench",
+        "booting: one profiled fio run per driver and point (random 4 KiB reads and writes, \
+         QD32), instructions counted per block; about 5 minutes",
+    );
+    let opts = BootOpts {
+        append: vec!["nokaslr".into(), "dmabridge.profile=1".into()],
+        plugin: Some(format!("{},mark={mark:x}", plugin.display())),
+        ..counted(p, "bench-nvme-profile", Duration::from_secs(3600))
+    };
+    let (boot, log) = run_guest(p, &ready, "bench-nvme", opts)?;
+    let syms = symbols(&nm, &boot.log);
+    let mut windows = windows(&boot.log, &syms);
+    demangle(&mut windows)?;
+    if windows.len() < 4 {
+        bail!(
+            "expected 4 profile windows (2 points on each driver), got {}; console log: {}",
+            windows.len(),
+            log.display()
+        );
+    }
+    let report = profile_report(&windows, 25);
+    println!();
+    print!("{report}");
+    let doc = p.root.join("docs/nvme-profile.md");
+    write_if_changed(
+        &doc,
+        format!(
+            "# Where rnvme's and nvme's instructions go\n\n\
+             Measured with `cargo xtask bench nvme-profile` (this file is its last run): the \
+             benchmark kernel under TCG with `-icount shift=0`, the controller and fio as in \
+             [nvme-performance.md](nvme-performance.md), one fio run per driver and point. A \
+             QEMU plugin (`xtask/plugin/insn_profile.c`) counts the guest instructions executed \
+             from each translation block between two marks the guest sets around the run; \
+             blocks are named by the function they start in (the kernel's `nm`, the modules' \
+             `/proc/kallsyms`). Counts are exact and the same from run to run up to what the \
+             host's timing changes (interrupt batching); per I/O, they include fio, io_uring, \
+             the block layer, the driver and its interrupts, divided by the I/Os the disk \
+             completed in the window.\n\n\
+             The {} functions whose instructions per I/O differ most:\n\n{report}",
+            25
+        )
+        .as_bytes(),
+    )?;
+    say("bench", &format!("wrote {}", doc.display()));
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_windows_named_and_compared() {
+        let nm = "ffffffff81000000 T _text\n\
+                  ffffffff81000100 t blk_mq_end_request\n\
+                  ffffffff81000200 D some_data\n";
+        let log = "nvme_profile: sym ffffffffc0001000 t rnvme_irq [rnvme]\n\
+                   qemu: insn_profile: window 0\n\
+                   qemu: insn_profile: 400000 50\n\
+                   qemu: insn_profile: ffffffff81000120 100\n\
+                   qemu: insn_profile: ffffffffc0001010 300\n\
+                   qemu: insn_profile: end 0 450\n\
+                   nvme_profile: window 0 rnvme randread_4k_qd32 10\n\
+                   qemu: insn_profile: window 1\n\
+                   qemu: insn_profile: ffffffff81000100 200\n\
+                   qemu: insn_profile: end 1 200\n\
+                   nvme_profile: window 1 nvme randread_4k_qd32 10\n";
+        let syms = symbols(nm, log);
+        assert_eq!(
+            function_of(&syms, 0xffff_ffff_8100_0150),
+            "blk_mq_end_request"
+        );
+        assert_eq!(
+            function_of(&syms, 0xffff_ffff_c000_1010),
+            "rnvme_irq [rnvme]"
+        );
+        assert_eq!(function_of(&syms, 0x40_0000), "[user]");
+        assert_eq!(
+            without_hashes(
+                "<rnvme[ccd659c232c9b4b0]::NvmeOps as kernel[629f7b87377b9372]::x> [rnvme]"
+            ),
+            "<rnvme::NvmeOps as kernel::x> [rnvme]"
+        );
+        let w = windows(log, &syms);
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[0].driver.as_str(), w[0].ios, w[0].total),
+            ("rnvme", 10, 450)
+        );
+        assert_eq!(w[0].functions.get("rnvme_irq [rnvme]"), Some(&300));
+        let r = profile_report(&w, 2);
+        assert!(r.contains("rnvme 45, nvme 20 (+25;"), "{r}");
+        // The largest differences first: rnvme_irq (+30), blk_mq_end_request (-10); not
+        // [user] (+5).
+        assert!(
+            r.contains("| `rnvme_irq [rnvme]` | 30 | 0 | +30 |\n| `blk_mq_end_request` | 10 | 20 | -10 |\n\n"),
+            "{r}"
+        );
+    }
 
     #[test]
     fn parses_points_and_ratios() {

@@ -127,6 +127,7 @@ pub fn run(p: &Project, args: &RunArgs) -> Result<i32> {
         gdb_port,
         hotplug: false,
         icount: false,
+        plugin: None,
     };
     let boot = boot_script(p, &ready, "run", script, &args.drivers, opts)?;
     let code = finished(&boot, timeout, &log)?;

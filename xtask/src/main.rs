@@ -167,10 +167,11 @@ fn cli() -> Command {
             plain("bench", "benchmarks against C in the same boot").arg(
                 Arg::new("what")
                     .required(true)
-                    .value_parser(["dma", "nvme"])
+                    .value_parser(["dma", "nvme", "nvme-profile"])
                     .help(
                         "dma: the DMA bindings against direct C calls; nvme: rnvme against \
-                         the kernel's nvme under fio (both on the benchmark kernel)",
+                         the kernel's nvme under fio (both on the benchmark kernel); \
+                         nvme-profile: where each driver's guest instructions go, per function",
                     ),
             ),
         )

@@ -46,6 +46,9 @@ pub struct BootOpts {
     /// shift=0`: one instruction, one nanosecond), so that a benchmark counts
     /// instructions rather than the host's busy time. Ignored under KVM.
     pub icount: bool,
+    /// A TCG plugin and its arguments (`-plugin file=...,...`), whose output
+    /// QEMU logs with its own (`-d plugin`). Ignored under KVM.
+    pub plugin: Option<String>,
 }
 
 impl BootOpts {
@@ -61,6 +64,7 @@ impl BootOpts {
             gdb_port: None,
             hotplug: false,
             icount: false,
+            plugin: None,
         }
     }
 }
@@ -228,7 +232,14 @@ fn qemu_command(
     if counts_instructions(accel, opts) {
         cmd.args(["-icount", "shift=0"]);
     }
-    cmd.args(["-d", "guest_errors,cpu_reset"]);
+    match &opts.plugin {
+        Some(plugin) if accel == "tcg" => {
+            cmd.args(["-plugin", plugin, "-d", "guest_errors,cpu_reset,plugin"]);
+        }
+        _ => {
+            cmd.args(["-d", "guest_errors,cpu_reset"]);
+        }
+    }
     // The kernel's console on standard output, the guest's programs on a
     // second port (`Arch::output`).
     cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"])

@@ -33,6 +33,21 @@ int rust_helper_blk_rq_map_sg(struct request_queue *q, struct request *rq,
 	return blk_rq_map_sg(q, rq, sglist);
 }
 
+/*
+ * Adds a request ended without error to a completion batch, which
+ * blk_mq_end_request_batch() ends; false if the block layer cannot batch it.
+ */
+bool rust_helper_dmabridge_add_to_batch(struct request *rq,
+					struct io_comp_batch *iob)
+{
+	return blk_mq_add_to_batch(rq, iob, false, blk_mq_end_request_batch);
+}
+
+struct request *rust_helper_rq_list_pop(struct rq_list *rl)
+{
+	return rq_list_pop(rl);
+}
+
 sector_t rust_helper_blk_rq_pos(const struct request *rq)
 {
 	return blk_rq_pos(rq);

@@ -400,29 +400,29 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
     }
 }
 
-/// Checks that an `F` at `field` lies inside the `T` at `item`, aligned;
-/// returns its offset. The access then goes through `item` plus that offset,
+/// Checks that an `F` at `field` lies inside the `T` at `item`, at an
+/// address aligned for `F` (not only at an offset aligned for it: the object
+/// itself is aligned only for `T`); returns its offset. The access then goes through `item` plus that offset,
 /// never through the caller's pointer.
-#[inline]
+///
+/// Inline: the macros compute `field` from `item` with a constant offset, so
+/// the compiler folds the check away; only the refusal is out of line.
+#[inline(always)]
 fn field_in_object<T, F>(item: usize, field: usize) -> Result<usize> {
     let (size, fsize, falign) = (size_of::<T>(), size_of::<F>(), align_of::<F>());
-    field_check(item, size, field, fsize, falign)
+    let offset = field.wrapping_sub(item);
+    if field >= item && offset <= size && size - offset >= fsize && field % falign == 0 {
+        return Ok(offset);
+    }
+    field_refused()
 }
 
-/// The non-generic body of [`field_in_object`]. The macros compute field
-/// addresses that cannot fail it; it is there so that a mistake in that
-/// argument is a clean `EINVAL` rather than a wild access.
-fn field_check(
-    item: usize,
-    size: usize,
-    field: usize,
-    fsize: usize,
-    falign: usize,
-) -> Result<usize> {
-    let inside = field >= item && field - item <= size && size - (field - item) >= fsize;
-    if inside && field % falign == 0 {
-        return Ok(field - item);
-    }
+/// The refusal of [`field_in_object`] (non-generic, out of line). The macros
+/// compute field addresses that cannot fail the check; it is there so that a
+/// mistake in that argument is a clean `EINVAL` rather than a wild access.
+#[cold]
+#[inline(never)]
+fn field_refused() -> Result<usize> {
     crate::pr_err!("dma: a field access outside its object was refused\n");
     Err(EINVAL)
 }

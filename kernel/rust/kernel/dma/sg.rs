@@ -113,6 +113,7 @@ impl<'a, D: Direction, B: DmaBuffer> SgMapping<'a, D, B> {
 
     /// The DMA segments to give the device, as `(address, length)`; there may
     /// be fewer than buffers (C `nents` after mapping).
+    #[inline]
     pub fn segments(&self) -> Segments<'_> {
         Segments {
             sg: self.table.sgl,
@@ -265,6 +266,7 @@ unsafe impl Sync for ForeignSgMapping {}
 
 impl ForeignSgMapping {
     /// The DMA segments to give the device, as `(address, length)`.
+    #[inline]
     pub fn segments(&self) -> Segments<'_> {
         match &self.map {
             Foreign::List { sgl, nents, .. } => Segments {
@@ -442,6 +444,7 @@ pub struct Segments<'a> {
 impl Iterator for Segments<'_> {
     type Item = (DmaAddress, u32);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(s) = self.single.take() {
             return Some(s);

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Misuse: a block driver that ends a request while its data is still
-//! mapped, and twice, ends one through the reference `unmap` hands back,
-//! keeps a request whose `queue_rq` fails, looks up tags it does not own, and
-//! asks for a tag set with two queue maps.
+//! mapped, and twice, ends one through the reference `unmap` hands back (in a
+//! completion batch), keeps a request whose `queue_rq` fails, looks up tags
+//! it does not own, and asks for a tag set with two queue maps.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     block::mq::{
         gen_disk::{GenDisk, GenDiskBuilder},
-        Command, Operations, Request, TagSet,
+        Command, IoCompBatch, Operations, Request, TagSet,
     },
     device::Core,
     dma::{DmaDevice, DmaMask},
@@ -74,7 +74,14 @@ impl State {
         if self.tagset.tag_to_rq(0, tag).is_some() {
             pr_info!("misuse: unmap hands back the request, still in flight\n");
         }
-        let _ = Request::end_ok(back);
+        // Ended in a batch: the block layer's at once (no tag lookup finds it), ended when the
+        // closure returns.
+        IoCompBatch::with(|batch| {
+            batch.end(back, Ok(()));
+            if self.tagset.tag_to_rq(0, tag).is_none() {
+                pr_info!("misuse: a request ended in a batch is no longer the driver's\n");
+            }
+        });
         if self.tagset.tag_to_rq(0, tag).is_none() {
             pr_info!("misuse: ended through the reference unmap handed back\n");
         }
