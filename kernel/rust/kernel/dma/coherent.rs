@@ -402,11 +402,12 @@ impl<T: FromBytes + AsBytes> CoherentView<'_, T> {
 
 /// Checks that an `F` at `field` lies inside the `T` at `item`, at an
 /// address aligned for `F` (not only at an offset aligned for it: the object
-/// itself is aligned only for `T`); returns its offset. The access then goes through `item` plus that offset,
-/// never through the caller's pointer.
+/// itself is aligned only for `T`); returns its offset. The access then goes
+/// through `item` plus that offset, never through the caller's pointer.
 ///
 /// Inline: the macros compute `field` from `item` with a constant offset, so
-/// the compiler folds the check away; only the refusal is out of line.
+/// the compiler folds the bounds away (the alignment is a test of the
+/// address); only the refusal is out of line.
 #[inline(always)]
 fn field_in_object<T, F>(item: usize, field: usize) -> Result<usize> {
     let (size, fsize, falign) = (size_of::<T>(), size_of::<F>(), align_of::<F>());
