@@ -84,6 +84,18 @@ pci_find() {
 	done
 }
 
+# edu_probe_case MODULE: the whole test of a misuse case whose driver binds
+# edu and checks everything in its probe (a failed check fails the probe):
+# the module loads, its driver binds edu, and the module unloads.
+edu_probe_case() {
+	edu=$(pci_find 0x1234 0x11e8)
+	ktap_plan 3
+	ktap_check module_loads insmod "/lib/modules/$1.ko"
+	ktap_check driver_bound test -e "$edu/driver"
+	ktap_check module_unloads rmmod "$1"
+	ktap_done
+}
+
 # wait_for WHAT CMD: waits up to 20 s for the shell command line CMD to
 # succeed; otherwise says that WHAT did not happen, and fails.
 wait_for() {
