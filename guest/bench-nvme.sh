@@ -54,8 +54,11 @@ detach() {
 	echo none > /sys/bus/pci/devices/$slot/driver_override
 }
 
-# point DRIVER DISK NAME RW BS QD
+# point DRIVER DISK NAME RW BS QD; also prints the KiB per command the disk
+# completed (its statistics: sectors over reads and writes), which merging
+# in the block layer makes larger than BS.
 point() {
+	set -- "$@" $(awk '{ print $1 + $5, $3 + $7 }' /sys/block/$2/stat)
 	out=$(fio --name=bench --filename=/dev/$2 --direct=1 --ioengine=io_uring \
 		--rw=$4 --bs=$5 --iodepth=$6 --numjobs=$n --cpus_allowed=0-$((n - 1)) \
 		--cpus_allowed_policy=split --group_reporting --time_based \
@@ -65,6 +68,8 @@ point() {
 	iops=$(echo "$out" | awk -F';' '/^3;/ { print $8 + $49 }')
 	[ -n "$iops" ] || { echo "nvme_bench: fio printed no result: $out"; return 1; }
 	echo "nvme_bench: $1 $3 $iops"
+	awk -v d="$1 $3" -v n="$7" -v s="$8" '{ n = $1 + $5 - n; s = $3 + $7 - s
+		if (n > 0) printf "nvme_size: %s %.1f\n", d, s / n / 2 }' /sys/block/$2/stat
 }
 
 run() {

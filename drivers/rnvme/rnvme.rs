@@ -419,10 +419,13 @@ fn le64(page: &[u8], at: usize) -> u64 {
 /// holds one command fewer than its entries, so tags are one fewer.
 const IO_DEPTH: u16 = 256;
 /// PRP list entries per command: a request of `MAX_HW_SECTORS` spans at most
-/// 33 pages, the first in PRP1.
-const PRP_ENTRIES: usize = 64;
-/// The largest request: 128 KiB.
-const MAX_HW_SECTORS: u32 = 256;
+/// 129 pages, the first in PRP1. A tag's list (1 KiB) stays inside one
+/// controller page, as a PRP list must unless it chains.
+const PRP_ENTRIES: usize = 128;
+/// The largest request: 512 KiB, as the C driver's with QEMU's default MDTS
+/// (the controller's MDTS may lower it); with fewer, sequential I/O merges
+/// into more commands than C sends.
+const MAX_HW_SECTORS: u32 = 1024;
 const IO_FLUSH: u8 = 0x00;
 const IO_WRITE: u8 = 0x01;
 const IO_READ: u8 = 0x02;

@@ -28,6 +28,10 @@ pub struct Point {
     /// IOPS of every round: rnvme's and nvme's.
     pub rust: Vec<f64>,
     pub c: Vec<f64>,
+    /// KiB per command the disk completed, every round: rnvme's and nvme's
+    /// (larger than the point's block size where the block layer merged).
+    pub rust_kib: Vec<f64>,
+    pub c_kib: Vec<f64>,
 }
 
 impl Point {
@@ -44,14 +48,14 @@ fn spread(v: &[f64]) -> (f64, f64) {
     ((lo / m - 1.0) * 100.0, (hi / m - 1.0) * 100.0)
 }
 
-/// Every `nvme_bench: DRIVER POINT IOPS` line of a console log, per point in
-/// order of appearance.
-pub fn points(log: &str) -> Vec<Point> {
+/// Every `TAG DRIVER POINT VALUE` line of a console log, by point and side
+/// (true: rnvme); with the points in order of appearance.
+fn values(log: &str, tag: &str) -> (Vec<String>, BTreeMap<(String, bool), Vec<f64>>) {
     let mut order: Vec<String> = Vec::new();
     let mut by: BTreeMap<(String, bool), Vec<f64>> = BTreeMap::new();
-    for rest in log.lines().filter_map(|l| l.split("nvme_bench: ").nth(1)) {
+    for rest in log.lines().filter_map(|l| l.split(tag).nth(1)) {
         let f: Vec<&str> = rest.split_whitespace().collect();
-        let [drv, point, iops] = f.as_slice() else {
+        let [drv, point, value] = f.as_slice() else {
             continue;
         };
         let rust = match *drv {
@@ -59,20 +63,35 @@ pub fn points(log: &str) -> Vec<Point> {
             "nvme" => false,
             _ => continue,
         };
-        let Ok(iops) = iops.parse::<f64>() else {
+        let Ok(value) = value.parse::<f64>() else {
             continue;
         };
         if !order.iter().any(|o| o == point) {
             order.push(point.to_string());
         }
-        by.entry((point.to_string(), rust)).or_default().push(iops);
+        by.entry((point.to_string(), rust)).or_default().push(value);
     }
+    (order, by)
+}
+
+/// Every `nvme_bench: DRIVER POINT IOPS` line of a console log, per point in
+/// order of appearance, with the `nvme_size: DRIVER POINT KIB` lines.
+pub fn points(log: &str) -> Vec<Point> {
+    let (order, by) = values(log, "nvme_bench: ");
+    let (_, kib) = values(log, "nvme_size: ");
+    let kib = |name: &String, rust| kib.get(&(name.clone(), rust)).cloned().unwrap_or_default();
     order
         .into_iter()
         .filter_map(|name| {
             let rust = by.get(&(name.clone(), true))?.clone();
             let c = by.get(&(name.clone(), false))?.clone();
-            Some(Point { name, rust, c })
+            Some(Point {
+                rust_kib: kib(&name, true),
+                c_kib: kib(&name, false),
+                name,
+                rust,
+                c,
+            })
         })
         .collect()
 }
@@ -82,15 +101,20 @@ pub fn table(points: &[Point]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| point | rnvme IOPS (median) | spread | nvme IOPS (median) | spread | rnvme/nvme | rounds |"
+        "| point | rnvme IOPS (median) | spread | nvme IOPS (median) | spread | rnvme/nvme | \
+         KiB per command, rnvme / nvme | rounds |"
     );
-    let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let kib = |v: &[f64]| match v {
+        [] => "-".to_string(),
+        v => format!("{:.1}", median(v.to_vec())),
+    };
     for p in points {
         let (rl, rh) = spread(&p.rust);
         let (cl, ch) = spread(&p.c);
         let _ = writeln!(
             t,
-            "| {} | {:.0} | {:+.1}/{:+.1} % | {:.0} | {:+.1}/{:+.1} % | {:.3} | {} |",
+            "| {} | {:.0} | {:+.1}/{:+.1} % | {:.0} | {:+.1}/{:+.1} % | {:.3} | {} / {} | {} |",
             p.name,
             median(p.rust.clone()),
             rl,
@@ -99,6 +123,8 @@ pub fn table(points: &[Point]) -> String {
             cl,
             ch,
             p.ratio(),
+            kib(&p.rust_kib),
+            kib(&p.c_kib),
             p.rust.len().min(p.c.len())
         );
     }
@@ -711,6 +737,9 @@ mod tests {
                    nvme_bench: nvme randread_512_qd1 800\n\
                    nvme_bench: nvme randread_512_qd1 1200\n\
                    nvme_bench: rnvme randread_512_qd1 1100\n\
+                   nvme_size: rnvme randread_512_qd1 0.5\n\
+                   nvme_size: nvme randread_512_qd1 1.0\n\
+                   nvme_size: nvme randread_512_qd1 2.0\n\
                    nvme_bench: rnvme write_128k_qd32 10\n\
                    nvme_bench: fio failed: x\n";
         let p = points(log);
@@ -721,12 +750,14 @@ mod tests {
                 name: "randread_512_qd1".into(),
                 rust: vec![1000.0, 1100.0],
                 c: vec![800.0, 1200.0],
+                rust_kib: vec![0.5],
+                c_kib: vec![1.0, 2.0],
             }]
         );
         assert!((p[0].ratio() - 1.05).abs() < 1e-9);
         assert!((worst(&p) - 1.05).abs() < 1e-9);
         assert!(table(&p).contains(
-            "| randread_512_qd1 | 1050 | -4.8/+4.8 % | 1000 | -20.0/+20.0 % | 1.050 | 2 |"
+            "| randread_512_qd1 | 1050 | -4.8/+4.8 % | 1000 | -20.0/+20.0 % | 1.050 | 0.5 / 1.5 | 2 |"
         ));
         assert!(svg(&p).contains(">1.050</text>"));
     }

@@ -2,8 +2,9 @@
 
 //! Misuse: a block driver that ends a request while its data is still
 //! mapped, and twice, ends one through the reference `unmap` hands back (in a
-//! completion batch), keeps a request whose `queue_rq` fails, looks up tags
-//! it does not own, and asks for a tag set with two queue maps.
+//! completion batch), keeps a request whose `queue_rq` fails, refuses a read
+//! twice with `EBUSY` while nothing else is in flight, looks up tags it does
+//! not own, and asks for a tag set with two queue maps.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
@@ -30,6 +31,8 @@ struct State {
     kept: SpinLock<Option<ARef<Request<Ops>>>>,
     /// Reads queued so far.
     reads: AtomicU32,
+    /// Reads refused with `EBUSY` so far.
+    refused: AtomicU32,
 }
 
 impl State {
@@ -37,6 +40,14 @@ impl State {
         // The first read (the partition scan's) ends with the mapping dropped; the others
         // through `unmap`.
         if self.reads.fetch_add(1, Ordering::Relaxed) > 0 {
+            // The first read after the partition scan's is refused twice, with nothing else in
+            // flight: no request's end will rerun the queue, so the block layer must (a device
+            // resource shortage would wait for an end that never comes).
+            match self.refused.fetch_add(1, Ordering::Relaxed) {
+                0 | 1 => return Err(EBUSY),
+                2 => pr_info!("misuse: a read refused twice with EBUSY was queued again\n"),
+                _ => {}
+            }
             return self.read_unmapped(rq);
         }
         let tag = rq.tag();
@@ -144,6 +155,7 @@ impl pci::Driver for MisuseBlock {
                 tagset: shared,
                 kept <- new_spinlock!(None),
                 reads: AtomicU32::new(0),
+                refused: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
