@@ -88,11 +88,14 @@ run() {
 # `cargo xtask bench nvme-profile`: one window per driver and point, opened
 # and closed by the function behind drop_caches (the profiler's mark); each
 # window's I/O count from the disk's statistics (reads and writes completed).
+# profile_point RW BS
 profile_point() {
+	rw=$1 bs=$2
+	name=${rw}_${bs}_qd32
 	set -- $(cat /sys/block/$disk/stat)
 	before=$(($1 + $5))
 	echo 1 > /proc/sys/vm/drop_caches
-	point "$drv" "$disk" "$name" "$rw" 4k 32 || exit 1
+	point "$drv" "$disk" "$name" "$rw" "$bs" 32 || exit 1
 	echo 1 > /proc/sys/vm/drop_caches
 	set -- $(cat /sys/block/$disk/stat)
 	echo "nvme_profile: window $w $drv $name $(($1 + $5 - before))"
@@ -107,10 +110,9 @@ case " $(cat /proc/cmdline) " in
 	w=0
 	for drv in rnvme nvme; do
 		disk=$(attach "$drv") || { echo "nvme_bench: $drv did not make a disk"; exit 1; }
-		for rw in randread randwrite; do
-			name=${rw}_4k_qd32
-			profile_point
-		done
+		profile_point randread 4k
+		profile_point randwrite 4k
+		profile_point write 128k
 		detach "$drv"
 	done
 	echo "nvme_bench: done"

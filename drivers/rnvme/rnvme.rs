@@ -22,7 +22,7 @@
 #[cfg(target_endian = "big")]
 compile_error!("rnvme supports little-endian CPUs only");
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::{
     block::mq::{
         gen_disk::{GenDisk, GenDiskBuilder},
@@ -422,6 +422,9 @@ const IO_DEPTH: u16 = 256;
 /// 129 pages, the first in PRP1. A tag's list (1 KiB) stays inside one
 /// controller page, as a PRP list must unless it chains.
 const PRP_ENTRIES: usize = 128;
+/// Tags whose PRP lists share one page (4 KiB, one allocation): pages, not
+/// one large block per queue, as the C driver's DMA pool allocates them.
+const PRP_TAGS_PER_PAGE: usize = CTRL_PAGE_SIZE / (PRP_ENTRIES * 8);
 /// The largest request: 512 KiB, as the C driver's with QEMU's default MDTS
 /// (the controller's MDTS may lower it); with fewer, sequential I/O merges
 /// into more commands than C sends.
@@ -480,8 +483,6 @@ struct QueueState {
     stopped: bool,
     /// The command in flight for each tag.
     slots: KVec<Option<InFlight>>,
-    /// The generation of each tag's last command.
-    generations: KVec<u16>,
 }
 
 /// An I/O queue pair.
@@ -492,8 +493,13 @@ struct IoQueue {
     depth: u16,
     sq: CoherentAllocation<NvmeCommand>,
     cq: CompletionQueue,
-    /// The PRP list of each tag: `PRP_ENTRIES` entries from `tag * PRP_ENTRIES`.
-    prps: CoherentAllocation<u64>,
+    /// The PRP lists: tag `t`'s is `PRP_ENTRIES` entries of page
+    /// `t / PRP_TAGS_PER_PAGE`, from `(t % PRP_TAGS_PER_PAGE) * PRP_ENTRIES`.
+    prps: KVec<CoherentAllocation<u64>>,
+    /// The generation of each tag's last command: only the tag's `queue_rq`
+    /// changes it, outside the lock (the block layer gives a tag to one
+    /// request at a time; if it did not, the lock still refuses a busy slot).
+    generations: KVec<AtomicU16>,
     #[pin]
     state: SpinLockIrq<QueueState>,
 }
@@ -505,24 +511,39 @@ impl IoQueue {
         for _ in 0..tags {
             slots.push(None, GFP_KERNEL)?;
         }
+        let mut generations = KVec::with_capacity(tags, GFP_KERNEL)?;
+        for _ in 0..tags {
+            generations.push(AtomicU16::new(0), GFP_KERNEL)?;
+        }
         let state = QueueState {
             tail: 0,
             rung: 0,
             stopped: false,
             slots,
-            generations: KVec::from_elem(0u16, tags, GFP_KERNEL)?,
         };
         let sq = CoherentAllocation::alloc_coherent(dma, depth.into(), GFP_KERNEL)?;
         let cq = CompletionQueue::new(dma, depth)?;
-        let prps = CoherentAllocation::alloc_coherent(dma, tags * PRP_ENTRIES, GFP_KERNEL)?;
+        let pages = tags.div_ceil(PRP_TAGS_PER_PAGE);
+        let mut prps = KVec::with_capacity(pages, GFP_KERNEL)?;
+        for _ in 0..pages {
+            let page = CoherentAllocation::alloc_coherent(dma, CTRL_PAGE_SIZE / 8, GFP_KERNEL)?;
+            prps.push(page, GFP_KERNEL)?;
+        }
         Ok(try_pin_init!(IoQueue {
             qid,
             depth,
             sq,
             cq,
             prps,
+            generations,
             state <- new_spinlock_irq!(state),
         }? Error))
+    }
+
+    /// Tag `tag`'s PRP list: its page and its first entry there.
+    fn prp_list(&self, tag: usize) -> Result<(&CoherentAllocation<u64>, usize)> {
+        let page = self.prps.get(tag / PRP_TAGS_PER_PAGE).ok_or(EINVAL)?;
+        Ok((page, (tag % PRP_TAGS_PER_PAGE) * PRP_ENTRIES))
     }
 
     /// Fills in the data pointers of `cmd` for tag `tag` from `mapping`:
@@ -551,7 +572,8 @@ impl IoQueue {
             }
         }
         let mut pages = 0usize;
-        let list = self.prps.access()?;
+        let (prps, at0) = self.prp_list(tag)?;
+        let list = prps.access()?;
         let count = mapping.len() as usize;
         for (i, (addr, len)) in mapping.segments().enumerate() {
             let end = addr + u64::from(len);
@@ -569,7 +591,7 @@ impl IoQueue {
             while at < end {
                 match pages {
                     0 => cmd.prp1 = at,
-                    n if n <= PRP_ENTRIES => list.write(tag * PRP_ENTRIES + n - 1, at)?,
+                    n if n <= PRP_ENTRIES => list.write(at0 + n - 1, at)?,
                     _ => {
                         pr_err!("request needs more than {} PRP entries\n", PRP_ENTRIES);
                         return Err(EIO);
@@ -581,8 +603,8 @@ impl IoQueue {
         }
         cmd.prp2 = match pages {
             0 | 1 => 0,
-            2 => list.read(tag * PRP_ENTRIES)?,
-            _ => self.prps.dma_handle_with_offset(tag * PRP_ENTRIES)?,
+            2 => list.read(at0)?,
+            _ => prps.dma_handle_with_offset(at0)?,
         };
         Ok(())
     }
@@ -591,10 +613,11 @@ impl IoQueue {
     /// attributes, length in blocks, starting LBA; 16 bytes, little-endian)
     /// into tag `tag`'s PRP list; returns its address.
     fn set_range(&self, tag: usize, lba: u64, blocks: u32) -> Result<u64> {
-        let list = self.prps.access()?;
-        list.write(tag * PRP_ENTRIES, u64::from(blocks) << 32)?;
-        list.write(tag * PRP_ENTRIES + 1, lba)?;
-        self.prps.dma_handle_with_offset(tag * PRP_ENTRIES)
+        let (prps, at0) = self.prp_list(tag)?;
+        let list = prps.access()?;
+        list.write(at0, u64::from(blocks) << 32)?;
+        list.write(at0 + 1, lba)?;
+        prps.dma_handle_with_offset(at0)
     }
 
     /// Takes the command in flight for the completion identifier `cid`, if it
@@ -712,35 +735,40 @@ impl Operations for NvmeOps {
         drop(rq);
         let db = ctrl.nvme.doorbell(2 * usize::from(q.qid));
         let bar = ctrl.nvme.bar.try_access().ok_or(EIO)?;
-        // Taken into the slot when the command is queued; otherwise dropped (unmapped) after the
-        // lock, not with interrupts off.
-        let mut held = Some(held);
+        let generation = q.generations.get(tag).ok_or(EIO)?;
+        let generation = generation.fetch_add(1, Ordering::Relaxed).wrapping_add(1) & 0xf;
+        cmd.cdw0 |= u32::from(tag as u16 | (generation << CID_TAG_BITS)) << 16;
+        // Moved into the slot when the command is queued; otherwise handed back, to be dropped
+        // (unmapped) after the lock, not with interrupts off.
+        let flight = InFlight { held, generation };
         let queued = q.state.lock_with(|st| {
             if st.stopped {
-                return Err(EIO);
+                return Err((EIO, flight));
             }
-            let generation = st.generations.get(tag).ok_or(EIO)?.wrapping_add(1) & 0xf;
-            let slot = st.slots.get_mut(tag).ok_or(EIO)?;
+            let Some(slot) = st.slots.get_mut(tag) else {
+                return Err((EIO, flight));
+            };
             if slot.is_some() {
                 pr_err!("queue {} tag {} submitted twice\n", q.qid, tag);
-                return Err(EIO);
+                return Err((EIO, flight));
             }
-            cmd.cdw0 |= u32::from(tag as u16 | (generation << CID_TAG_BITS)) << 16;
-            dma_write!(q.sq[usize::from(st.tail)] = cmd)?;
+            if let Err(e) = dma_write!(q.sq[usize::from(st.tail)] = cmd) {
+                return Err((e, flight));
+            }
             let tail = (st.tail + 1) % q.depth;
             // Ring at the end of a batch, and before the ring could wrap past the tail the
             // controller knows.
             if is_last || (tail + 1) % q.depth == st.rung {
-                bar.try_write32(u32::from(tail), db)?;
+                if let Err(e) = bar.try_write32(u32::from(tail), db) {
+                    return Err((e, flight));
+                }
                 st.rung = tail;
             }
             st.tail = tail;
-            st.generations[tag] = generation;
-            *slot = held.take().map(|held| InFlight { held, generation });
+            *slot = Some(flight);
             Ok(())
         });
-        drop(held);
-        queued
+        queued.map_err(|(e, _unmapped)| e)
     }
 
     fn commit_rqs(ns: ArcBorrow<'_, Namespace>) {
@@ -797,6 +825,8 @@ impl irq::Handler for IoHandler {
             return irq::IrqReturn::None;
         };
         // The requests of one interrupt end together, after the doorbell, as the C driver's do.
+        // The queue is locked for each completion only while its command is taken: the unmapping,
+        // a request's end outside the batch (errors, flushes) and the messages run unlocked.
         IoCompBatch::with(|batch| {
             let head = q.cq.drain(|entry| match q.take(entry.cid) {
                 Some((tag, flight)) => {

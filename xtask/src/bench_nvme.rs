@@ -48,11 +48,14 @@ fn spread(v: &[f64]) -> (f64, f64) {
     ((lo / m - 1.0) * 100.0, (hi / m - 1.0) * 100.0)
 }
 
-/// Every `TAG DRIVER POINT VALUE` line of a console log, by point and side
-/// (true: rnvme); with the points in order of appearance.
-fn values(log: &str, tag: &str) -> (Vec<String>, BTreeMap<(String, bool), Vec<f64>>) {
+/// Values by point and side (true: rnvme).
+type BySide = BTreeMap<(String, bool), Vec<f64>>;
+
+/// Every `TAG DRIVER POINT VALUE` line of a console log, by point and side;
+/// with the points in order of appearance.
+fn values(log: &str, tag: &str) -> (Vec<String>, BySide) {
     let mut order: Vec<String> = Vec::new();
-    let mut by: BTreeMap<(String, bool), Vec<f64>> = BTreeMap::new();
+    let mut by = BySide::new();
     for rest in log.lines().filter_map(|l| l.split(tag).nth(1)) {
         let f: Vec<&str> = rest.split_whitespace().collect();
         let [drv, point, value] = f.as_slice() else {
@@ -611,8 +614,9 @@ fn build_plugin(p: &Project) -> Result<std::path::PathBuf> {
 }
 
 /// `cargo xtask bench nvme-profile`: where each driver's guest instructions
-/// go, per I/O and per function, at random 4 KiB reads and writes, QD32,
-/// counted by a TCG plugin; writes docs/nvme-profile.md.
+/// go, per I/O and per function, at random 4 KiB reads and writes and
+/// sequential 128 KiB writes, QD32, counted by a TCG plugin; writes
+/// docs/nvme-profile.md.
 pub fn profile(p: &Project) -> Result<i32> {
     let (ready, _, _) = prepare(p)?;
     if read_stamp(&p.build.join("accel")) == "kvm" {
@@ -632,7 +636,7 @@ pub fn profile(p: &Project) -> Result<i32> {
     say(
         "bench",
         "booting: one profiled fio run per driver and point (random 4 KiB reads and writes, \
-         QD32), instructions counted per block; about 5 minutes",
+         sequential 128 KiB writes, QD32), instructions counted per block; about 6 minutes",
     );
     let opts = BootOpts {
         append: vec!["nokaslr".into(), "dmabridge.profile=1".into()],
@@ -643,9 +647,9 @@ pub fn profile(p: &Project) -> Result<i32> {
     let syms = symbols(&nm, &boot.log);
     let mut windows = windows(&boot.log, &syms);
     demangle(&mut windows)?;
-    if windows.len() < 4 {
+    if windows.len() < 6 {
         bail!(
-            "expected 4 profile windows (2 points on each driver), got {}; console log: {}",
+            "expected 6 profile windows (3 points on each driver), got {}; console log: {}",
             windows.len(),
             log.display()
         );

@@ -12,11 +12,6 @@ struct request *rust_helper_blk_mq_tag_to_rq(struct blk_mq_tags *tags,
 	return blk_mq_tag_to_rq(tags, tag);
 }
 
-unsigned short rust_helper_blk_rq_nr_phys_segments(struct request *rq)
-{
-	return blk_rq_nr_phys_segments(rq);
-}
-
 struct bio_vec rust_helper_req_bvec(struct request *rq)
 {
 	return req_bvec(rq);
@@ -46,21 +41,6 @@ bool rust_helper_dmabridge_add_to_batch(struct request *rq,
 struct request *rust_helper_rq_list_pop(struct rq_list *rl)
 {
 	return rq_list_pop(rl);
-}
-
-sector_t rust_helper_blk_rq_pos(const struct request *rq)
-{
-	return blk_rq_pos(rq);
-}
-
-enum req_op rust_helper_req_op(const struct request *rq)
-{
-	return req_op(rq);
-}
-
-bool rust_helper_dmabridge_rq_is_fua(const struct request *rq)
-{
-	return rq->cmd_flags & REQ_FUA;
 }
 
 unsigned long rust_helper_dmabridge_blk_tags_lock(struct blk_mq_tags *tags)

@@ -55,16 +55,6 @@ void rust_helper_sg_set_page(struct scatterlist *sg, struct page *page,
 	sg_set_page(sg, page, len, offset);
 }
 
-dma_addr_t rust_helper_sg_dma_address(struct scatterlist *sg)
-{
-	return sg_dma_address(sg);
-}
-
-unsigned int rust_helper_sg_dma_len(struct scatterlist *sg)
-{
-	return sg_dma_len(sg);
-}
-
 void *rust_helper_page_address(const struct page *page)
 {
 	return page_address(page);

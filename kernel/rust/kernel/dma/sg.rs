@@ -452,14 +452,14 @@ impl Iterator for Segments<'_> {
         if self.left == 0 || self.sg.is_null() {
             return None;
         }
+        // C's `sg_dma_address` and `sg_dma_len` (macros, which would be calls here).
         // SAFETY: `sg` is one of the first `nents` mapped entries of the table, which lives while
         // the mapping is borrowed.
-        let item = unsafe {
-            (
-                bindings::sg_dma_address(self.sg),
-                bindings::sg_dma_len(self.sg),
-            )
-        };
+        let sg = unsafe { &*self.sg };
+        #[cfg(CONFIG_NEED_SG_DMA_LENGTH)]
+        let item = (sg.dma_address, sg.dma_length);
+        #[cfg(not(CONFIG_NEED_SG_DMA_LENGTH))]
+        let item = (sg.dma_address, sg.length);
         self.left -= 1;
         // SAFETY: As above.
         self.sg = unsafe { bindings::sg_next(self.sg) };
