@@ -422,12 +422,13 @@ const IO_DEPTH: u16 = 256;
 /// 129 pages, the first in PRP1. A tag's list (1 KiB) stays inside one
 /// controller page, as a PRP list must unless it chains.
 const PRP_ENTRIES: usize = 128;
-/// Tags whose PRP lists share one page (4 KiB, one allocation): pages, not
-/// one large block per queue, as the C driver's DMA pool allocates them.
+/// Tags whose PRP lists share one page (4 KiB, one allocation): pages, as
+/// C's lists are, rather than one large contiguous block per queue.
 const PRP_TAGS_PER_PAGE: usize = CTRL_PAGE_SIZE / (PRP_ENTRIES * 8);
+const _: () = assert!(PRP_TAGS_PER_PAGE >= 1);
 /// The largest request: 512 KiB, as the C driver's with QEMU's default MDTS
-/// (the controller's MDTS may lower it); with fewer, sequential I/O merges
-/// into more commands than C sends.
+/// (the controller's MDTS may lower it); with less, large I/O is split into
+/// more commands than C sends.
 const MAX_HW_SECTORS: u32 = 1024;
 const IO_FLUSH: u8 = 0x00;
 const IO_WRITE: u8 = 0x01;
@@ -497,8 +498,10 @@ struct IoQueue {
     /// `t / PRP_TAGS_PER_PAGE`, from `(t % PRP_TAGS_PER_PAGE) * PRP_ENTRIES`.
     prps: KVec<CoherentAllocation<u64>>,
     /// The generation of each tag's last command: only the tag's `queue_rq`
-    /// changes it, outside the lock (the block layer gives a tag to one
-    /// request at a time; if it did not, the lock still refuses a busy slot).
+    /// changes it, outside the lock. The block layer gives a tag to one
+    /// request at a time; if it did not, the tag's PRP list would be rewritten
+    /// before the busy slot is refused under the lock: the driver relies on
+    /// the block layer for that, as C's does.
     generations: KVec<AtomicU16>,
     #[pin]
     state: SpinLockIrq<QueueState>,
